@@ -1,0 +1,3 @@
+from paddle_cnn.cli import main
+
+raise SystemExit(main())

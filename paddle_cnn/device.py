@@ -1,0 +1,73 @@
+"""Run-time choice of device, CPU threads and seeds: the one place that knows about the hardware.
+
+GPU when paddle is compiled with CUDA and a device is visible, else CPU. Nothing else in the package
+hard-codes a device; GPU-only features ask `is_gpu()`.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import paddle
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (affinity-aware)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def gpu_available() -> bool:
+    try:
+        return paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    except Exception:  # a CUDA build without a driver
+        return False
+
+
+def pick_device(prefer: str | None = None) -> str:
+    """Return 'gpu' or 'cpu' ('gpu:N' is kept as given) and make it paddle's current device.
+
+    prefer: None (auto), 'cpu', 'gpu' or 'gpu:N'. Asking for a GPU where none exists raises ValueError.
+    """
+    if prefer is None:
+        prefer = os.environ.get("PADDLE_CNN_DEVICE") or ("gpu" if gpu_available() else "cpu")
+    if prefer.startswith("gpu") and not gpu_available():
+        raise ValueError(f"device {prefer!r} requested but no CUDA GPU is available; use --device cpu")
+    if prefer not in ("cpu",) and not prefer.startswith("gpu"):
+        raise ValueError(f"unknown device {prefer!r}; use 'cpu', 'gpu' or 'gpu:N'")
+    paddle.set_device(prefer)
+    return prefer
+
+
+def is_gpu() -> bool:
+    return paddle.get_device().startswith("gpu")
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use n CPU threads for paddle's kernels (default: OMP_NUM_THREADS or all available cores)."""
+    if n is None:
+        n = int(os.environ.get("OMP_NUM_THREADS") or available_cores())
+    n = max(1, int(n))
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    core = getattr(getattr(paddle, "base", None), "core", None) or paddle.fluid.core  # 3.x / 2.6
+    if hasattr(core, "set_num_threads"):
+        core.set_num_threads(n)
+    return n
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and paddle (CPU and GPU generators)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    paddle.seed(seed)
+
+
+def setup(seed: int | None = None, device: str | None = None, threads: int | None = None) -> str:
+    """Pick the device, set CPU threads and (optionally) seed everything; returns the device string."""
+    dev = pick_device(device)
+    set_threads(threads)
+    if seed is not None:
+        seed_everything(seed)
+    return dev
