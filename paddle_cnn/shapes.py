@@ -56,16 +56,20 @@ def _fmt(shape: Sequence[int]) -> str:
     return "x".join(str(int(s)) for s in shape)
 
 
+def _step(pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else _fmt(pair)
+
+
 def _describe(layer: nn.Layer) -> str:
     """'Conv2D 5x5, stride 1, padding 0' and the like, for messages and tables."""
     t = type(layer).__name__
     if isinstance(layer, nn.Conv2D):
         k, s = _pair(layer._kernel_size), _pair(layer._stride)
-        return f"{t} {k[0]}x{k[1]}, stride {_fmt(s)}, padding {_pad_text(layer)}"
+        return f"{t} {k[0]}x{k[1]}, stride {_step(s)}, padding {_pad_text(layer)}"
     if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D)):
         k = _pair(layer.ksize)
         s = _pair(layer.stride if layer.stride is not None else layer.ksize)
-        return f"{t} {k[0]}x{k[1]}, stride {_fmt(s)}, padding {layer.padding}"
+        return f"{t} {k[0]}x{k[1]}, stride {_step(s)}, padding {layer.padding}"
     return t
 
 

@@ -1,0 +1,222 @@
+"""Layer arithmetic: per-layer output shapes, weights, biases, parameters and MACs of any paddle.nn.Layer.
+
+Convention (stated in every table): MACs are multiply-accumulates of conv and linear layers only, as the
+articles count them: k_h*k_w*(C_in/groups)*H_out*W_out*C_out for a conv and in*out for a linear layer, bias
+excluded; pooling, BatchNorm and activations count 0. FLOPs = 2 * MACs. Weights are the conv/linear kernels and
+BatchNorm's scale, bias their biases and BatchNorm's shift; params are a layer's trainable parameters.
+
+Each layer's input is checked against its shape arithmetic (paddle_cnn.shapes) before the layer runs, so a
+network that cannot take the input raises ShapeError naming the layer instead of a Paddle error (or, on
+paddle 3.3, a corrupted heap).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import paddle
+import paddle.nn as nn
+
+from paddle_cnn.shapes import ShapeError, describe, layer_output_shape
+
+__all__ = ["ShapeError", "LayerRow", "LayerTable", "layer_table", "count_params", "parse_input", "CONVENTION"]
+
+CONVENTION = ("MACs = multiply-accumulates of conv/linear layers (k*k*Cin*Hout*Wout*Cout, in*out), bias, pooling, "
+              "BN and activations excluded; FLOPs = 2*MACs. Params = trainable parameters (BN running "
+              "statistics excluded).")
+
+
+@dataclass
+class LayerRow:
+    name: str
+    type: str
+    config: str  # kernel/stride/padding where it applies
+    input_shape: tuple
+    output_shape: tuple
+    weights: int
+    bias: int
+    params: int
+    macs: int
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class LayerTable(list):
+    """A list of LayerRow plus totals; prints as text, renders as HTML in Jupyter."""
+
+    def __init__(self, rows, model_name: str, input_shape: tuple, total_params: int):
+        super().__init__(rows)
+        self.model_name, self.input_shape = model_name, tuple(input_shape)
+        self.total_params = total_params  # every trainable parameter of the model, called in forward or not
+
+    @property
+    def totals(self) -> dict:
+        return {"weights": sum(r.weights for r in self), "bias": sum(r.bias for r in self),
+                "params": self.total_params, "macs": sum(r.macs for r in self),
+                "flops": 2 * sum(r.macs for r in self)}
+
+    @property
+    def output_shape(self) -> tuple:
+        called = [r for r in self if r.output_shape]
+        return called[-1].output_shape if called else ()
+
+    def records(self) -> list[dict]:
+        return [r.as_dict() for r in self]
+
+    def _cells(self):
+        head = ["layer", "type", "config", "output", "weights", "bias", "params", "MACs"]
+        body = [[r.name, r.type, r.config, _shape(r.output_shape) if r.output_shape else "(not called)",
+                 f"{r.weights:,}", f"{r.bias:,}", f"{r.params:,}", f"{r.macs:,}"] for r in self]
+        t = self.totals
+        foot = ["total", "", "", _shape(self.output_shape), f"{t['weights']:,}", f"{t['bias']:,}",
+                f"{t['params']:,}", f"{t['macs']:,}"]
+        return head, body, foot
+
+    def to_text(self) -> str:
+        head, body, foot = self._cells()
+        widths = [max(len(str(row[i])) for row in [head, foot, *body]) for i in range(len(head))]
+        right = {4, 5, 6, 7}
+
+        def line(cells):
+            return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+        rule = "-" * len(line(head))
+        t = self.totals
+        return "\n".join([f"{self.model_name}  input {_shape(self.input_shape)}", rule, line(head), rule,
+                          *map(line, body), rule, line(foot), rule,
+                          f"params {t['params']:,}  MACs {t['macs']:,}  FLOPs {t['flops']:,}",
+                          CONVENTION])
+
+    __str__ = to_text
+
+    def to_markdown(self) -> str:
+        head, body, foot = self._cells()
+        rows = [head, ["---"] * len(head), *body, [f"**{c}**" if c else "" for c in foot]]
+        return "\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows) + f"\n\n{CONVENTION}\n"
+
+    def _repr_html_(self):
+        head, body, foot = self._cells()
+        th = "".join(f"<th>{h}</th>" for h in head)
+        tr = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+        tf = "<tr>" + "".join(f"<td><b>{c}</b></td>" for c in foot) + "</tr>"
+        return (f"<p><b>{self.model_name}</b>, input {_shape(self.input_shape)}</p><table><thead><tr>{th}</tr>"
+                f"</thead><tbody>{tr}{tf}</tbody></table><p><i>{CONVENTION}</i></p>")
+
+
+def _shape(s) -> str:
+    return "x".join(str(int(v)) for v in s)
+
+
+def parse_input(text: str) -> tuple[int, ...]:
+    """'3x224x224' (or '3,224,224') -> (3, 224, 224); ValueError with a one-line reason otherwise."""
+    parts = str(text).replace(",", "x").replace("X", "x").split("x")
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--input {text!r} is not of the form CxHxW, e.g. 3x224x224") from None
+    if len(dims) != 3 or min(dims) < 1:
+        raise ValueError(f"--input {text!r} must be three positive integers CxHxW, e.g. 3x224x224")
+    return dims
+
+
+def count_params(model: nn.Layer) -> int:
+    """Trainable parameters, as paddle.summary's 'Trainable params'."""
+    return sum(int(p.numel()) for p in model.parameters() if not p.stop_gradient)
+
+
+def _own_params(layer: nn.Layer):
+    return [p for p in layer.parameters(include_sublayers=False) if not p.stop_gradient]
+
+
+def _weights_bias(layer: nn.Layer) -> tuple[int, int]:
+    w = b = 0
+    for name, p in layer.named_parameters(include_sublayers=False):
+        if p.stop_gradient:
+            continue
+        if name == "bias":
+            b += int(p.numel())
+        else:
+            w += int(p.numel())
+    return w, b
+
+
+def _macs(layer: nn.Layer, out_shape: tuple) -> int:
+    if isinstance(layer, nn.Conv2D) and len(out_shape) == 3:
+        kh, kw = layer.weight.shape[2:]
+        return int(kh * kw * layer.weight.shape[1] * math.prod(out_shape))  # weight: Cout x Cin/groups x k x k
+    if isinstance(layer, nn.Linear):
+        fin, fout = layer.weight.shape
+        return int(fin * fout * math.prod(out_shape[:-1]))
+    return 0
+
+
+def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = None) -> LayerTable:
+    """Run one sample of `input_shape` (C x H x W) through `model` and tabulate every leaf layer.
+
+    Each leaf (and every layer owning parameters directly) gets a row per call, its parameters counted on the
+    first call; layers never called in forward are listed as '(not called)' with their parameters, so the
+    params total equals paddle.summary's trainable params. Raises ShapeError for an input the model cannot take.
+    """
+    input_shape = tuple(int(s) for s in input_shape)
+    rows: list[LayerRow] = []
+    seen: set[int] = set()
+    current: list[str] = []
+    tracked = [(n, l) for n, l in model.named_sublayers(include_self=True)
+               if not l._sub_layers or _own_params(l)]
+    hooks = []
+
+    def pre_hook(layer_name):
+        def hook(layer, inputs):
+            x = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+            if isinstance(x, paddle.Tensor):
+                layer_output_shape(layer, tuple(x.shape[1:]), layer_name)  # raises ShapeError before it runs
+            current.append(layer_name)
+        return hook
+
+    def post_hook(layer_name):
+        def hook(layer, inputs, output):
+            current.pop()
+            x = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+            out = output[0] if isinstance(output, (tuple, list)) else output
+            in_shape = tuple(x.shape[1:]) if isinstance(x, paddle.Tensor) else ()
+            out_shape = tuple(int(s) for s in out.shape[1:]) if isinstance(out, paddle.Tensor) else ()
+            first = id(layer) not in seen
+            seen.add(id(layer))
+            w, b = _weights_bias(layer) if first else (0, 0)
+            rows.append(LayerRow(layer_name or type(layer).__name__, type(layer).__name__, _config(layer),
+                                 in_shape, out_shape, w, b, w + b, _macs(layer, out_shape)))
+        return hook
+
+    for layer_name, layer in tracked:
+        hooks.append(layer.register_forward_pre_hook(pre_hook(layer_name)))
+        hooks.append(layer.register_forward_post_hook(post_hook(layer_name)))
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(paddle.zeros([1, *input_shape], dtype="float32"))
+    except ShapeError:
+        raise
+    except Exception as e:  # any other failure inside forward: name the layer it happened in
+        where = current[-1] if current else (name or type(model).__name__)
+        msg = str(e).strip().splitlines()
+        raise ShapeError(f"layer '{where}' failed on input {_shape(input_shape)}: "
+                         f"{msg[-1] if msg else type(e).__name__}") from None
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    for layer_name, layer in tracked:  # parameters of layers forward never called
+        if id(layer) not in seen and _own_params(layer):
+            w, b = _weights_bias(layer)
+            rows.append(LayerRow(layer_name, type(layer).__name__, _config(layer), (), (), w, b, w + b, 0))
+    return LayerTable(rows, name or type(model).__name__, input_shape, count_params(model))
+
+
+def _config(layer: nn.Layer) -> str:
+    d = describe(layer)
+    t = type(layer).__name__
+    return d[len(t):].strip() if d.startswith(t) else ""

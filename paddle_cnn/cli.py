@@ -1,0 +1,84 @@
+"""Command line: `paddle-cnn list | summary` (and `python -m paddle_cnn`).
+
+Every bad input ends in one line on stderr, `paddle-cnn: error: ...`, and exit code 2; never a stack trace.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors: one line, exit 2 (usage goes to --help)
+        raise CliError(f"{message} (see `paddle-cnn {self.prog.split(' ', 1)[-1]} --help`)"
+                       if " " in self.prog else f"{message} (see `paddle-cnn --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="paddle-cnn", description="Classic CNNs in PaddlePaddle: models, layer arithmetic, "
+                                                "experiments.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("list", help="registered models (and experiments)")
+    s = sub.add_parser("summary", help="per-layer table: output shape, weights, bias, params, MACs")
+    s.add_argument("model", help="a registered model name (see `paddle-cnn list`)")
+    s.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (default: the model's native input)")
+    s.add_argument("--num-classes", type=int, default=10, metavar="N", help="classifier outputs (default 10)")
+    s.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    return p
+
+
+def cmd_list(args) -> int:
+    from paddle_cnn.models import list_models, model_spec
+    print("models (native input C x H x W):")
+    for name in list_models():
+        spec = model_spec(name)
+        print(f"  {name:15s} {'x'.join(map(str, spec.input_shape)):10s} {spec.summary}")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from paddle_cnn.analysis import layer_table, parse_input
+    from paddle_cnn.models import create_model, model_spec
+    spec = model_spec(args.model)  # unknown name -> UnknownModelError before anything is built
+    shape = parse_input(args.input) if args.input else spec.input_shape
+    model = create_model(args.model, num_classes=args.num_classes, in_channels=shape[0], input_size=shape[1:])
+    table = layer_table(model, shape, name=args.model)
+    if args.format == "json":
+        print(json.dumps({"model": args.model, "input": list(shape), "rows": table.records(),
+                          "totals": table.totals}, indent=1))
+    elif args.format == "markdown":
+        print(table.to_markdown())
+    else:
+        print(table.to_text())
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "summary": cmd_summary}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except CliError as e:
+        print(f"paddle-cnn: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, FileNotFoundError) as e:  # ShapeError, UnknownModelError, bad values
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        print(f"paddle-cnn: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("paddle-cnn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `paddle-cnn summary vgg16 | head`
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
