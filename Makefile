@@ -1,0 +1,44 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the suite CI runs).
+# Both create or refresh .venv (CPU paddle) when pyproject.toml changed, on a machine with only Python 3 and pip.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+VENV26 := .venv26
+PY26   := $(VENV26)/bin/python
+PIP_FLAGS ?= -q --disable-pip-version-check
+
+.PHONY: demo test test-unit test-notebooks test-paddle26 venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[dev]"
+	touch $@
+
+# the last 2.x release of paddle, with numpy<2 as it needs; unit tests only
+$(VENV26)/.installed: pyproject.toml
+	test -x $(PY26) || $(PYTHON) -m venv $(VENV26)
+	$(PY26) -m pip install $(PIP_FLAGS) -e ".[test]" "paddlepaddle==2.6.2" "numpy<2"
+	touch $@
+
+demo: $(VENV)/.installed
+	@for spec in "convpool3" "lenet" "lenet_nopool" "lenet5" "alexnet --input 3x227x227"; do \
+		$(PY) -m paddle_cnn summary $$spec || exit $$?; echo; done
+	@$(PY) -m paddle_cnn summary convpool3 --input 3x16x16 || echo "(article 000 Q3: the error above is the expected one)"
+
+# unit tests and every notebook under the smoke profile, in one pytest run
+test: $(VENV)/.installed
+	PADDLE_CNN_PROFILE=smoke $(PY) -m pytest -q tests notebooks --nbmake
+
+test-unit: $(VENV)/.installed
+	PADDLE_CNN_PROFILE=smoke $(PY) -m pytest -q tests
+
+test-notebooks: $(VENV)/.installed
+	PADDLE_CNN_PROFILE=smoke $(PY) -m pytest -q notebooks --nbmake
+
+test-paddle26: $(VENV26)/.installed
+	PADDLE_CNN_PROFILE=smoke $(PY26) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) $(VENV26) *.egg-info .pytest_cache
