@@ -1,0 +1,188 @@
+"""Checkpoints that survive a crash and never unpickle.
+
+Layout: CKPT_DIR/epoch-0003/{model.safetensors, optimizer.safetensors, state.json} and CKPT_DIR/latest.json
+naming the newest complete epoch. An epoch folder is written under a temporary name and renamed into place,
+then latest.json is replaced atomically: a run killed at any moment leaves the previous epoch intact.
+Optimizer tensors are stored under the model's structured parameter names (paddle's own names depend on how
+many layers the process created before), so a checkpoint loads into a fresh process or a second model alike.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import paddle
+
+FORMAT = "paddle-cnn-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, of another format or of another model; one line."""
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _unwrap(model):
+    return getattr(model, "_layers", model)  # paddle.DataParallel
+
+
+def _to_numpy(t) -> np.ndarray:
+    return np.ascontiguousarray(t.numpy())
+
+
+def _param_names(model) -> dict[str, str]:
+    """paddle's unique parameter name -> structured name (features.0.weight)."""
+    return {p.name: k for k, p in _unwrap(model).named_parameters()}
+
+
+def _optimizer_arrays(model, optimizer) -> tuple[dict, dict]:
+    names = sorted(_param_names(model).items(), key=lambda kv: -len(kv[0]))
+    arrays, other = {}, {}
+    for key, value in optimizer.state_dict().items():
+        if isinstance(value, paddle.Tensor):
+            for pname, struct in names:
+                if key.startswith(pname + "_"):
+                    arrays[f"{struct}::{key[len(pname) + 1:]}"] = _to_numpy(value)
+                    break
+            else:
+                arrays[f"::{key}"] = _to_numpy(value)
+        else:
+            other[key] = value
+    return arrays, other
+
+
+def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
+    """Write epoch-<state['epoch']> atomically and point latest.json at it; keep the newest `keep` epochs."""
+    from safetensors.numpy import save_file
+    os.makedirs(ckpt_dir, exist_ok=True)
+    epoch = int(state["epoch"])
+    final = os.path.join(ckpt_dir, f"epoch-{epoch:04d}")
+    tmp = tempfile.mkdtemp(dir=ckpt_dir, prefix=f".tmp-epoch-{epoch:04d}-")
+    try:
+        weights = {k: _to_numpy(v) for k, v in _unwrap(model).state_dict().items()}
+        meta = {"format": FORMAT, "model": str(state.get("model", ""))}
+        save_file(weights, os.path.join(tmp, "model.safetensors"), metadata=meta)
+        opt_arrays, opt_other = _optimizer_arrays(model, optimizer)
+        save_file(opt_arrays, os.path.join(tmp, "optimizer.safetensors"), metadata=meta)
+        with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
+            json.dump({"format": FORMAT, **state, "optimizer_other": _jsonable(opt_other)}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(os.path.join(ckpt_dir, "latest.json"),
+                      json.dumps({"format": FORMAT, "epoch": epoch, "path": os.path.basename(final)}))
+    old = sorted(d for d in os.listdir(ckpt_dir) if d.startswith("epoch-") and d != os.path.basename(final))
+    for d in old[:max(0, len(old) - (keep - 1))]:
+        shutil.rmtree(os.path.join(ckpt_dir, d), ignore_errors=True)
+    return final
+
+
+def _jsonable(obj):
+    try:
+        json.dumps(obj)
+        return obj
+    except TypeError:
+        return {}
+
+
+def latest(ckpt_dir: str) -> str | None:
+    """The newest complete epoch folder, or None when the directory holds no checkpoint."""
+    pointer = os.path.join(ckpt_dir, "latest.json")
+    if not os.path.exists(pointer):
+        return None
+    try:
+        with open(pointer, encoding="utf-8") as f:
+            info = json.load(f)
+        path = os.path.join(ckpt_dir, info["path"])
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{pointer} is corrupt; delete {ckpt_dir} to start afresh") from None
+    if not os.path.isdir(path):
+        raise CheckpointError(f"{pointer} names {info['path']}, which is missing; delete {ckpt_dir} to start afresh")
+    return path
+
+
+def read_weights(path: str) -> tuple[dict, dict]:
+    """safetensors file -> (arrays, metadata). Refuses anything else (pickles included) without executing it."""
+    from safetensors import safe_open
+    try:
+        with safe_open(path, framework="numpy") as f:
+            meta = f.metadata() or {}
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete") from None
+    except Exception as e:
+        raise CheckpointError(f"{path} is not a paddle-cnn checkpoint (not a safetensors file: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}); it was not loaded") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a paddle-cnn checkpoint "
+                              f"(format {meta.get('format')!r})")
+    return arrays, meta
+
+
+def load_into(model, weights: dict, source: str) -> None:
+    """Copy arrays into the model after checking names and shapes: a mismatch names the parameter."""
+    target = _unwrap(model).state_dict()
+    missing = [k for k in target if k not in weights]
+    extra = [k for k in weights if k not in target]
+    for k, v in target.items():
+        if k in weights and tuple(weights[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{source}: parameter {k} has shape {list(weights[k].shape)} in the checkpoint "
+                                  f"but {list(v.shape)} in the model; it was saved from another model")
+    if missing or extra:
+        what = f"lacks {missing[0]}" if missing else f"has {extra[0]}, which the model does not"
+        raise CheckpointError(f"{source}: the checkpoint {what}; it was saved from another model")
+    _unwrap(model).set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
+
+
+def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
+    """Load the latest checkpoint of a directory (or an epoch folder) into model (and optimizer); returns the
+    state dict saved with it (epoch, history, ...)."""
+    path = ckpt_dir_or_epoch
+    if not os.path.exists(os.path.join(path, "state.json")):
+        found = latest(path)
+        if found is None:
+            raise CheckpointError(f"no checkpoint in {path}")
+        path = found
+    try:
+        with open(os.path.join(path, "state.json"), encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}/state.json is unreadable ({e}); delete {path} to fall back") from None
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a paddle-cnn checkpoint (format {state.get('format')!r})")
+    weights, meta = read_weights(os.path.join(path, "model.safetensors"))
+    load_into(model, weights, os.path.join(path, "model.safetensors"))
+    if optimizer is not None:
+        arrays, _ = read_weights(os.path.join(path, "optimizer.safetensors"))
+        by_struct = {v: k for k, v in _param_names(model).items()}
+        restored = {}
+        for key, arr in arrays.items():
+            struct, suffix = key.split("::", 1)
+            if struct and struct not in by_struct:
+                raise CheckpointError(f"{path}: optimizer state for {struct}, which the model does not have")
+            restored[f"{by_struct[struct]}_{suffix}" if struct else suffix] = paddle.to_tensor(arr)
+        restored.update(state.get("optimizer_other") or {})
+        optimizer.set_state_dict(restored)
+    return state

@@ -1,0 +1,77 @@
+"""Data sets, loaded once into memory (uint8) and served to training from the device (see loader.py).
+
+`load_dataset(name, data_dir)` -> {'train': ImageSet, 'test': ImageSet[, 'eval': ImageSet]}
+`prepare(name, data_dir)` downloads where possible and verifies; used by `paddle-cnn data NAME`.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+
+from paddle_cnn.data.common import DataError, ImageSet
+from paddle_cnn.data.loader import DeviceData
+
+DATASETS = {
+    "mnist-5k": "5,000 real MNIST digits shipped in data/mnist-5k (4,000 train / 1,000 test, stratified)",
+    "mnist": "full MNIST (60,000 / 10,000) from data/mnist/*.gz or paddle's download",
+    "cifar10": "CIFAR-10 (50,000 / 10,000) from data/cifar-10-python.tar.gz or paddle's download",
+    "caltech16": "16 classes of Caltech-101, fixed split train/eval/test (by hand: no downloader exists)",
+}
+DEFAULT_DATA_DIR = os.environ.get("PADDLE_CNN_DATA", "data")
+
+
+def _check_name(name: str) -> None:
+    if name not in DATASETS:
+        close = difflib.get_close_matches(name, list(DATASETS), n=2, cutoff=0.4)
+        raise DataError(f"unknown data set {name!r}: " + (f"did you mean {', '.join(close)}?" if close else
+                                                          f"choose one of {', '.join(DATASETS)}"))
+
+
+def embedded_dir() -> str:
+    """data/mnist-5k of this checkout (also found when the data dir is elsewhere)."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "data", "mnist-5k")
+
+
+def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = None, download: bool = False,
+                 progress: bool = False) -> dict[str, ImageSet]:
+    """All splits of a data set as ImageSets. size: image side for caltech16 (default 224)."""
+    _check_name(name)
+    data_dir = data_dir or DEFAULT_DATA_DIR
+    if name == "mnist-5k":
+        from paddle_cnn.data.mnist import load_mnist
+        folder = os.path.join(data_dir, "mnist-5k")
+        folder = folder if os.path.isdir(folder) else embedded_dir()
+        return {s: load_mnist(folder, s, "mnist-5k") for s in ("train", "test")}
+    if name == "mnist":
+        from paddle_cnn.data.mnist import load_mnist
+        return {s: load_mnist(os.path.join(data_dir, "mnist"), s, "mnist", download) for s in ("train", "test")}
+    if name == "cifar10":
+        from paddle_cnn.data.cifar import load_cifar10
+        return {s: load_cifar10(data_dir, s, download) for s in ("train", "test")}
+    from paddle_cnn.data.caltech import load_caltech16
+    return {s: load_caltech16(data_dir, s, size or 224, progress) for s in ("train", "eval", "test")}
+
+
+def prepare(name: str, data_dir: str | None = None) -> list[str]:
+    """Download (where the network allows) and verify a data set; returns lines describing it."""
+    _check_name(name)
+    data_dir = data_dir or DEFAULT_DATA_DIR
+    problems = []
+    if name == "mnist":
+        from paddle_cnn.data.mnist import verify_full_mnist
+        problems = verify_full_mnist(os.path.join(data_dir, "mnist"))
+    elif name == "cifar10":
+        from paddle_cnn.data.cifar import verify_cifar10
+        problems = verify_cifar10(data_dir)
+    if problems:
+        raise DataError(problems[0])
+    splits = load_dataset(name, data_dir, download=True, progress=True)
+    lines = [f"{name}: {DATASETS[name]}"]
+    for s, d in splits.items():
+        counts = ", ".join(str(int((d.labels == c).sum())) for c in range(len(d.classes)))
+        lines.append(f"  {s:5s} {len(d):6d} images {'x'.join(map(str, d.shape))}, per class: {counts}")
+    return lines
+
+
+__all__ = ["DATASETS", "DataError", "DeviceData", "ImageSet", "load_dataset", "prepare", "embedded_dir"]

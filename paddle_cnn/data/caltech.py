@@ -1,0 +1,114 @@
+"""Caltech-101, 16 classes (article 003's "mini" Caltech): from a 101_ObjectCategories folder (or the official
+archive unpacked there), or from AI Studio's list-file layout (Images/ + Train.txt, Eval.txt, Test.txt).
+
+Fixed choices, so every run sees the same data:
+- CLASSES: 16 object categories of Caltech-101 with many images each (the background and the duplicate
+  'Faces' categories excluded).
+- Split of a class folder: its JPEG names sorted, permuted by numpy RandomState(SPLIT_SEED), at most
+  MAX_PER_CLASS kept, then 70% train / 15% eval / 15% test (stratified by construction).
+- With AI Studio's list files the split and labels are the files' own.
+Images are decoded once, converted to RGB and resized to size x size (bilinear), kept as uint8.
+Paddle has no downloader for Caltech-101: get it by hand (see data/README.md).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from paddle_cnn.data.common import DataError, ImageSet
+
+CLASSES = ["airplanes", "Motorbikes", "Faces_easy", "watch", "Leopards", "bonsai", "car_side", "ketch",
+           "chandelier", "hawksbill", "grand_piano", "brain", "butterfly", "helicopter", "menorah", "starfish"]
+SPLIT_SEED, MAX_PER_CLASS, FRACTIONS = 101, 150, (0.70, 0.15, 0.15)
+SPLITS = ("train", "eval", "test")
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+LIST_FILES = {"train": "Train.txt", "eval": "Eval.txt", "test": "Test.txt"}
+HOW_TO_GET = ("get Caltech-101 by hand and unpack 101_ObjectCategories into the data directory, or AI Studio's "
+              "data set 22612 (Images.zip + Train.txt/Eval.txt/Test.txt) into data/caltech16/")
+
+
+def _decode(paths: list[str], size: int, progress: bool) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+    out = np.empty((len(paths), 3, size, size), dtype=np.uint8)
+    it = paths
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(paths, desc="decoding images", leave=False)
+    for i, p in enumerate(it):
+        try:
+            with Image.open(p) as im:
+                im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+                out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+        except (UnidentifiedImageError, OSError) as e:
+            raise DataError(f"{p} is not a readable image ({e}); replace or delete it") from None
+    return out
+
+
+def class_folder_split(root: str) -> dict[str, list[tuple[str, int]]]:
+    """The fixed split of a 101_ObjectCategories folder: split -> [(path, label)]."""
+    missing = [c for c in CLASSES if not os.path.isdir(os.path.join(root, c))]
+    if missing:
+        raise DataError(f"{root} lacks the class folders {', '.join(missing[:4])}"
+                        f"{' ...' if len(missing) > 4 else ''}; {HOW_TO_GET}")
+    split = {s: [] for s in SPLITS}
+    for label, c in enumerate(CLASSES):
+        folder = os.path.join(root, c)
+        names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))
+        if len(names) < 3:
+            raise DataError(f"{folder} has {len(names)} images; at least 3 are needed for a train/eval/test split")
+        names = [names[i] for i in np.random.RandomState(SPLIT_SEED).permutation(len(names))][:MAX_PER_CLASS]
+        n_train = max(1, int(round(len(names) * FRACTIONS[0])))
+        n_eval = max(1, int(round(len(names) * FRACTIONS[1])))
+        n_train = min(n_train, len(names) - 2)
+        parts = (names[:n_train], names[n_train:n_train + n_eval], names[n_train + n_eval:])
+        for s, part in zip(SPLITS, parts):
+            split[s] += [(os.path.join(folder, n), label) for n in part]
+    return split
+
+
+def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
+    """AI Studio layout: root/Train.txt etc., lines '<path relative to root or root/Images> <label>'."""
+    split = {}
+    for s, fname in LIST_FILES.items():
+        path = os.path.join(root, fname)
+        items = []
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                parts = line.replace("\t", " ").split()
+                try:
+                    rel, label = " ".join(parts[:-1]), int(parts[-1])
+                except (ValueError, IndexError):
+                    raise DataError(f"{path} line {n} is not '<image path> <label>': {line.strip()!r}") from None
+                full = next((p for p in (os.path.join(root, rel), os.path.join(root, "Images", rel))
+                             if os.path.exists(p)), None)
+                if full is None:
+                    raise DataError(f"{path} line {n}: image {rel} not found under {root} or {root}/Images")
+                items.append((full, label))
+        split[s] = items
+    return split
+
+
+def find_layout(data_dir: str) -> tuple[str, str]:
+    """('lists', root) or ('folders', root), or DataError saying what to put where."""
+    for root in (os.path.join(data_dir, "caltech16"), data_dir):
+        if all(os.path.exists(os.path.join(root, f)) for f in LIST_FILES.values()):
+            return "lists", root
+    for root in (os.path.join(data_dir, "101_ObjectCategories"),
+                 os.path.join(data_dir, "caltech-101", "101_ObjectCategories")):
+        if os.path.isdir(root):
+            return "folders", root
+    raise DataError(f"no Caltech-101 data under {data_dir}: {HOW_TO_GET}")
+
+
+def load_caltech16(data_dir: str, split: str, size: int = 224, progress: bool = False) -> ImageSet:
+    layout, root = find_layout(data_dir)
+    items = (list_file_split(root) if layout == "lists" else class_folder_split(root))[split]
+    if not items:
+        raise DataError(f"the {split} split of {root} is empty")
+    labels = np.array([lbl for _, lbl in items], dtype=np.int64)
+    classes = CLASSES if layout == "folders" else [str(i) for i in range(int(labels.max()) + 1)]
+    images = _decode([p for p, _ in items], size, progress)
+    return ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD)

@@ -1,0 +1,299 @@
+"""`fit`: the one training engine of the suite.
+
+What it does, in order of what a user would notice:
+- data resident on the device (data.DeviceData), batches by index, metrics accumulated on the device: the host
+  syncs only every `sync_every` steps (progress, NaN check, VisualDL batch loss) and at epoch end;
+- per epoch: train loss/accuracy, eval loss/accuracy/top-2, learning rate, images/s, seconds; logged to VisualDL
+  (one folder per run, hparams at the end) and shown as a tqdm bar, or one line per epoch when not interactive;
+- a checkpoint per epoch (paddle_cnn.checkpoint: atomic, safetensors + JSON); resume=True continues from the
+  last complete epoch and ends with the history of an uninterrupted run (randomness is re-seeded per epoch);
+- a NaN/Inf loss stops the run with one line naming epoch and step; the last good checkpoint stays;
+- GPU only: automatic mixed precision (float16/bfloat16 autocast + GradScaler) and cuDNN determinism; on the
+  CPU they switch off and say so once;
+- data parallel under `python -m paddle.distributed.launch` or paddle.distributed.spawn: DataParallel, each
+  rank its share of every global batch, metrics all-reduced, logs and checkpoints on rank 0 only.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from paddle_cnn import checkpoint as ckpt
+from paddle_cnn.data.common import ImageSet
+from paddle_cnn.data.loader import DeviceData, epoch_order
+from paddle_cnn.device import is_gpu
+
+OPTIMIZERS = ("adam", "sgd", "momentum")
+SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
+HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or Inf; the message names the epoch and step and the checkpoint kept."""
+
+
+def lr_at(schedule: str, base: float, epoch_float: float, epochs: int, milestones=(), gamma: float = 0.1,
+          decay_epochs: float | None = None) -> float:
+    """Learning rate at a (fractional) epoch.
+
+    constant; piecewise: times gamma at each milestone epoch; exponential: paddle.v2's 'discexp' of article 004,
+    base * gamma ** floor(epoch / decay_epochs); cosine: half-cosine from base to 0 over the run.
+    """
+    if schedule == "constant":
+        return base
+    if schedule == "piecewise":
+        return base * gamma ** sum(epoch_float >= m for m in milestones)
+    if schedule == "exponential":
+        return base * gamma ** math.floor(epoch_float / (decay_epochs or max(1, epochs)))
+    if schedule == "cosine":
+        return 0.5 * base * (1 + math.cos(math.pi * min(epoch_float, epochs) / max(epochs, 1)))
+    raise ValueError(f"unknown lr_schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+    wd = weight_decay or None
+    if name == "adam":
+        return paddle.optimizer.Adam(learning_rate=lr, parameters=params, weight_decay=wd)
+    if name == "sgd":
+        return paddle.optimizer.SGD(learning_rate=lr, parameters=params, weight_decay=wd)
+    if name == "momentum":
+        return paddle.optimizer.Momentum(learning_rate=lr, momentum=momentum, parameters=params, weight_decay=wd)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def _interactive() -> bool:
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
+def _dist():
+    """(rank, world size); initialises the parallel environment when launched with several ranks."""
+    world = paddle.distributed.get_world_size()
+    if world > 1:
+        is_init = getattr(paddle.distributed, "is_initialized", None)
+        if is_init is None or not is_init():
+            paddle.distributed.init_parallel_env()
+    return paddle.distributed.get_rank(), world
+
+
+def _allreduce(t):
+    paddle.distributed.all_reduce(t)
+    return t
+
+
+def _first(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def evaluate(model, data: DeviceData, batch_size: int = 500, rank: int = 0, world: int = 1) -> dict:
+    """Loss, top-1 and top-2 accuracy over a whole split, accumulated on the device."""
+    model.eval()
+    loss_sum = paddle.zeros([1], "float32")
+    top1 = paddle.zeros([1], "int64")
+    top2 = paddle.zeros([1], "int64")
+    n = paddle.zeros([1], "int64")
+    with paddle.no_grad():
+        for idx in epoch_order(len(data), batch_size, None, rank, world):
+            if len(idx) == 0:
+                continue
+            x, y = data.batch(idx)
+            out = _first(model(x)).astype("float32")
+            loss_sum += F.cross_entropy(out, y, reduction="sum").reshape([1])
+            k = min(2, out.shape[1])
+            _, pred = paddle.topk(out, k, axis=1)
+            hit = (pred == y.unsqueeze(1)).astype("int64")
+            top1 += hit[:, 0].sum().reshape([1])
+            top2 += hit.sum().reshape([1])
+            n += len(idx)
+    if world > 1:
+        for t in (loss_sum, top1, top2, n):
+            _allreduce(t)
+    total = max(int(n.item()), 1)
+    return {"loss": float(loss_sum.item()) / total, "acc": int(top1.item()) / total, "top2": int(top2.item()) / total}
+
+
+def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, optimizer: str = "adam",
+        lr: float = 1e-3, momentum: float = 0.9, weight_decay: float = 0.0, lr_schedule: str = "constant",
+        milestones=(), gamma: float = 0.1, decay_epochs: float | None = None, seed: int = 0,
+        logdir: str | None = None, run_name: str | None = None, checkpoint_dir: str | None = None,
+        resume: bool = False, augment=(), input_size=None, in_channels: int | None = None,
+        amp: bool = False, amp_dtype: str = "float16", eval_batch_size: int = 500, max_batches: int | None = None,
+        sync_every: int = 20, progress: bool | None = None, hparams: dict | None = None,
+        model_name: str = "", log=print) -> dict:
+    """Train `model` on `train_set` (ImageSet or DeviceData) and evaluate on `eval_set` after every epoch.
+
+    Returns the per-epoch history: lists under HISTORY_KEYS (eval_* are NaN without an eval set).
+    input_size / in_channels resize and adapt the images on the device (e.g. MNIST to 3x224x224 for AlexNet).
+    max_batches limits the batches per epoch (smoke runs). Everything else: see the module docstring.
+    """
+    _validate(epochs, batch_size, optimizer, lr_schedule, lr)
+    rank, world = _dist()
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} must be divisible by the {world} data-parallel ranks")
+    train = train_set if isinstance(train_set, DeviceData) else DeviceData(
+        train_set, size=input_size, channels=in_channels, augment=augment)
+    evald = None if eval_set is None else (eval_set if isinstance(eval_set, DeviceData) else DeviceData(
+        eval_set, size=input_size, channels=in_channels))
+    use_amp = bool(amp) and is_gpu()
+    if amp and not use_amp:
+        log("note: AMP is GPU-only; training in float32 on the CPU")
+    if is_gpu():
+        paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+    net = paddle.DataParallel(model) if world > 1 and not isinstance(model, paddle.DataParallel) else model
+    opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if use_amp and amp_dtype == "float16" else None
+
+    history = {k: [] for k in HISTORY_KEYS}
+    start = 0
+    if resume and checkpoint_dir and ckpt.latest(checkpoint_dir):
+        state = ckpt.load(checkpoint_dir, model, opt)
+        if state.get("model") and model_name and state["model"] != model_name:
+            raise ckpt.CheckpointError(f"{checkpoint_dir} holds a checkpoint of {state['model']}, not {model_name}")
+        history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
+        start = int(state["epoch"])
+        if rank == 0:
+            log(f"resuming {run_name or model_name or 'run'} after epoch {start} from {checkpoint_dir}")
+    writer = _writer(logdir, run_name) if rank == 0 and logdir else None
+    steps_per_epoch = len(epoch_order(len(train), batch_size, None, limit=max_batches))
+    show_bar = (_interactive() if progress is None else progress) and rank == 0
+    try:
+        for epoch in range(start, epochs):
+            rng = np.random.RandomState((seed * 100_003 + epoch) % 2**32)  # order, crops, flips of this epoch
+            paddle.seed(seed * 100_003 + epoch)  # dropout of this epoch
+            t0 = time.perf_counter()
+            net.train()
+            loss_sum = paddle.zeros([1], "float32")
+            correct = paddle.zeros([1], "int64")
+            seen = 0
+            first_bad = paddle.full([1], -1, "int64")  # first step of this epoch with a non-finite loss
+            batches = epoch_order(len(train), batch_size, rng, rank, world, max_batches)
+            bar = _bar(show_bar, steps_per_epoch, f"epoch {epoch + 1}/{epochs}")
+            lr_now = lr
+            for step, idx in enumerate(batches):
+                lr_now = lr_at(lr_schedule, lr, epoch + step / steps_per_epoch, epochs, milestones, gamma,
+                               decay_epochs)
+                opt.set_lr(lr_now)
+                x, y = train.batch(idx, rng, train=True)
+                with paddle.amp.auto_cast(enable=use_amp, dtype=amp_dtype):
+                    out = _first(net(x))
+                    loss = F.cross_entropy(out.astype("float32"), y)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                opt.clear_grad()
+                lv = loss.detach().reshape([1])
+                first_bad = paddle.where((first_bad < 0) & ~paddle.isfinite(lv),
+                                         paddle.full([1], step, "int64"), first_bad)
+                loss_sum += lv * len(idx)
+                correct += (out.argmax(axis=1) == y).astype("int64").sum().reshape([1])
+                seen += len(idx)
+                if (step + 1) % sync_every == 0 or step + 1 == len(batches):
+                    bad = int(first_bad.item())
+                    if bad >= 0:
+                        raise NonFiniteLoss(_nan_message(epoch, bad, checkpoint_dir))
+                    value = float(loss.item())
+                    if writer is not None:
+                        writer.add_scalar("train/batch_loss", value, epoch * steps_per_epoch + step + 1)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+                if bar is not None:
+                    bar.update(1)
+            if world > 1:
+                seen_t = _allreduce(paddle.to_tensor([seen], dtype="int64"))
+                _allreduce(loss_sum)
+                _allreduce(correct)
+                seen = int(seen_t.item())
+            train_loss, train_acc = float(loss_sum.item()) / max(seen, 1), int(correct.item()) / max(seen, 1)
+            ev = evaluate(net, evald, eval_batch_size, rank, world) if evald is not None else \
+                {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
+            seconds = time.perf_counter() - t0
+            row = {"train_loss": train_loss, "train_acc": train_acc, "eval_loss": ev["loss"], "eval_acc": ev["acc"],
+                   "eval_top2": ev["top2"], "lr": lr_now, "images_per_s": seen / seconds, "seconds": seconds}
+            for k in HISTORY_KEYS:
+                history[k].append(row[k])
+            if bar is not None:
+                bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{train_acc:.3f}", eval_acc=f"{ev['acc']:.3f}")
+                bar.close()
+            if rank == 0:
+                if checkpoint_dir:
+                    ckpt.save(checkpoint_dir, model, opt, {"epoch": epoch + 1, "model": model_name, "seed": seed,
+                                                            "history": history, "run": run_name})
+                if writer is not None:
+                    _log_epoch(writer, epoch + 1, row)
+                if not show_bar:
+                    log(_epoch_line(epoch, epochs, row))
+        if writer is not None:
+            _log_hparams(writer, hparams, history, dict(model=model_name, optimizer=optimizer, lr=lr,
+                                                          batch_size=batch_size, epochs=epochs, seed=seed,
+                                                          lr_schedule=lr_schedule, weight_decay=weight_decay))
+    finally:
+        if writer is not None:
+            writer.close()
+    return history
+
+
+def _validate(epochs, batch_size, optimizer, lr_schedule, lr):
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if lr_schedule not in SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+
+
+def _nan_message(epoch, step, checkpoint_dir) -> str:
+    kept = (f"the last good checkpoint is kept in {checkpoint_dir}" if checkpoint_dir and ckpt.latest(checkpoint_dir)
+            else "no checkpoint was written before it")
+    return (f"loss became NaN/Inf in epoch {epoch + 1} at step {step + 1}; stopped, {kept}; "
+            "lower the learning rate or check the inputs")
+
+
+def _bar(show: bool, total: int, desc: str):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True)
+
+
+def _epoch_line(epoch, epochs, r) -> str:
+    ev = "" if math.isnan(r["eval_acc"]) else (f"  eval loss {r['eval_loss']:.4f} acc {r['eval_acc']:.4f} "
+                                              f"top2 {r['eval_top2']:.4f}")
+    return (f"epoch {epoch + 1}/{epochs}  train loss {r['train_loss']:.4f} acc {r['train_acc']:.4f}{ev}  "
+            f"lr {r['lr']:.3g}  {r['images_per_s']:.0f} img/s  {r['seconds']:.1f}s")
+
+
+def _writer(logdir, run_name):
+    from visualdl import LogWriter
+    path = os.path.join(logdir, run_name or "run")
+    os.makedirs(path, exist_ok=True)
+    return LogWriter(logdir=path)
+
+
+def _log_epoch(writer, step, r):
+    for tag, key in (("train/loss", "train_loss"), ("train/acc", "train_acc"), ("eval/loss", "eval_loss"),
+                     ("eval/acc", "eval_acc"), ("eval/top2", "eval_top2"), ("lr", "lr"),
+                     ("throughput/images_per_s", "images_per_s")):
+        if not math.isnan(r[key]):
+            writer.add_scalar(tag, float(r[key]), step)
+
+
+def _log_hparams(writer, hparams, history, defaults):
+    hp = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in {**defaults, **(hparams or {})}.items()}
+    metrics = [t for t, k in (("eval/acc", "eval_acc"), ("eval/loss", "eval_loss"), ("train/loss", "train_loss"))
+               if history[k] and not math.isnan(history[k][-1])]
+    try:
+        writer.add_hparams(hparams_dict=hp, metrics_list=metrics)
+    except Exception:  # hparams are a convenience; never lose a finished run over them
+        pass
