@@ -124,12 +124,13 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
         resume: bool = False, augment=(), input_size=None, in_channels: int | None = None,
         amp: bool = False, amp_dtype: str = "float16", eval_batch_size: int = 500, max_batches: int | None = None,
         sync_every: int = 20, progress: bool | None = None, hparams: dict | None = None,
-        model_name: str = "", log=print) -> dict:
+        model_name: str = "", log=print, on_epoch_end=None) -> dict:
     """Train `model` on `train_set` (ImageSet or DeviceData) and evaluate on `eval_set` after every epoch.
 
     Returns the per-epoch history: lists under HISTORY_KEYS (eval_* are NaN without an eval set).
     input_size / in_channels resize and adapt the images on the device (e.g. MNIST to 3x224x224 for AlexNet).
-    max_batches limits the batches per epoch (smoke runs). Everything else: see the module docstring.
+    max_batches limits the batches per epoch (smoke runs). on_epoch_end(epoch, row) is called after each epoch's
+    checkpoint and logs (1-based epoch). Everything else: see the module docstring.
     """
     _validate(epochs, batch_size, optimizer, lr_schedule, lr)
     rank, world = _dist()
@@ -231,6 +232,8 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                     _log_epoch(writer, epoch + 1, row)
                 if not show_bar:
                     log(_epoch_line(epoch, epochs, row))
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, row)
         if writer is not None:
             _log_hparams(writer, hparams, history, dict(model=model_name, optimizer=optimizer, lr=lr,
                                                           batch_size=batch_size, epochs=epochs, seed=seed,

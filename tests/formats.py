@@ -1,0 +1,84 @@
+"""Writers of tiny data sets in the real on-disk formats (idx.gz, the CIFAR-10 python tarball, class folders of
+JPEGs, AI Studio list files), so the loaders are tested through their real code paths."""
+import gzip
+import io
+import os
+import pickle
+import struct
+import tarfile
+
+import numpy as np
+
+
+def write_idx(path, array):
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def make_mnist(folder, n_train=40, n_test=20, seed=0):
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.RandomState(seed)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        y = np.arange(n) % 10
+        x = rng.randint(0, 40, size=(n, 28, 28))
+        for i, c in enumerate(y):  # a class-dependent bright bar, so a model can learn it
+            x[i, 2 + 2 * c:4 + 2 * c, 4:24] = 255
+        write_idx(os.path.join(folder, f"{split}-images-idx3-ubyte.gz"), x)
+        write_idx(os.path.join(folder, f"{split}-labels-idx1-ubyte.gz"), y)
+    return folder
+
+
+def _batch_bytes(n, rng, offset=0):
+    data = rng.randint(0, 256, size=(n, 3072)).astype(np.uint8)
+    labels = [int((i + offset) % 10) for i in range(n)]
+    return pickle.dumps({b"batch_label": b"x", b"labels": labels, b"data": data, b"filenames": [b"f"] * n},
+                        protocol=2)
+
+
+def make_cifar_tarball(data_dir, per_batch=10, seed=0, extra_member=None):
+    os.makedirs(data_dir, exist_ok=True)
+    rng = np.random.RandomState(seed)
+    path = os.path.join(data_dir, "cifar-10-python.tar.gz")
+    with tarfile.open(path, "w:gz") as tar:
+        members = [(f"cifar-10-batches-py/data_batch_{i}", _batch_bytes(per_batch, rng, i)) for i in range(1, 6)]
+        members.append(("cifar-10-batches-py/test_batch", _batch_bytes(per_batch, rng)))
+        if extra_member:
+            members.append(extra_member)
+        for name, blob in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def make_jpeg(path, colour, size=40):
+    from PIL import Image
+    Image.new("RGB", (size, size + 8), colour).save(path, "JPEG")
+
+
+def make_caltech_folders(data_dir, classes, per_class=7):
+    root = os.path.join(data_dir, "101_ObjectCategories")
+    for k, c in enumerate(classes):
+        os.makedirs(os.path.join(root, c), exist_ok=True)
+        for i in range(per_class):
+            make_jpeg(os.path.join(root, c, f"image_{i:04d}.jpg"), ((k * 16) % 256, (i * 30) % 256, 100))
+    os.makedirs(os.path.join(root, "BACKGROUND_Google"), exist_ok=True)
+    return root
+
+
+def make_aistudio_lists(data_dir, n_classes=3, per_split=(4, 2, 2)):
+    root = os.path.join(data_dir, "caltech16")
+    os.makedirs(os.path.join(root, "Images", "cls"), exist_ok=True)
+    n = 0
+    for fname, count in zip(("Train.txt", "Eval.txt", "Test.txt"), per_split):
+        lines = []
+        for i in range(count * n_classes):
+            rel = f"cls/img_{n:03d}.jpg"
+            make_jpeg(os.path.join(root, "Images", rel), (n * 7 % 256, 50, 50))
+            lines.append(f"{rel} {i % n_classes}")
+            n += 1
+        with open(os.path.join(root, fname), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return root

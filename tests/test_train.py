@@ -1,0 +1,207 @@
+"""fit: learns, is deterministic, resumes exactly, stops on NaN, logs to VisualDL, runs data-parallel."""
+import glob
+import os
+import pickle
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import pytest
+
+from paddle_cnn import checkpoint as ckpt
+from paddle_cnn.data import load_dataset
+from paddle_cnn.models import create_model
+from paddle_cnn.train import NonFiniteLoss, fit, lr_at
+
+EXACT = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_dataset("mnist-5k")
+
+
+def small_net():
+    """conv + pool + dropout + fc: exercises dropout randomness in the resume test."""
+    return nn.Sequential(nn.Conv2D(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2, 2), nn.Flatten(),
+                         nn.Dropout(0.5), nn.Linear(8 * 14 * 14, 10))
+
+
+def quiet(**kw):
+    return dict(progress=False, log=lambda *a: None, **kw)
+
+
+def test_lenet_learns_mnist5k_article002_recipe(mnist):
+    """Article 002's recipe (Adam, lr 0.001, batch 64) on the 4,000 embedded training digits: >= 96% on the 1,000
+    test digits."""
+    paddle.seed(0)
+    h = fit(create_model("lenet"), mnist["train"], mnist["test"], epochs=15, batch_size=64, lr=1e-3,
+            seed=0, **quiet())
+    assert h["train_loss"][-1] < h["train_loss"][0] / 10
+    assert h["eval_acc"][-1] >= 0.96, h["eval_acc"]
+    assert all(t2 >= t1 for t1, t2 in zip(h["eval_acc"], h["eval_top2"]))
+
+
+class Stop(Exception):
+    pass
+
+
+def _stop_after(n):
+    def hook(epoch, row):
+        if epoch == n:
+            raise Stop()
+    return hook
+
+
+def _short_run(mnist, tmp, epochs, resume=False, seed=3, stop_after=None):
+    paddle.seed(seed)
+    model = small_net()
+    return fit(model, mnist["train"].subset(600), mnist["test"].subset(200), epochs=epochs, batch_size=50,
+               optimizer="adam", lr=2e-3, lr_schedule="cosine", augment=("crop", "flip"), seed=seed,
+               checkpoint_dir=tmp, resume=resume, model_name="small",
+               on_epoch_end=_stop_after(stop_after) if stop_after else None, **quiet()), model
+
+
+def test_same_seed_same_history(mnist, tmp_path):
+    a, _ = _short_run(mnist, str(tmp_path / "a"), 2)
+    assert a["train_loss"][1] < a["train_loss"][0] and a["eval_acc"][1] > 0.2  # it learns (chance is 0.1)
+    b, _ = _short_run(mnist, str(tmp_path / "b"), 2)
+    c, _ = _short_run(mnist, str(tmp_path / "c"), 2, seed=4)
+    assert all(a[k] == b[k] for k in EXACT)
+    assert a["train_loss"] != c["train_loss"]
+
+
+def test_resume_equals_uninterrupted(mnist, tmp_path):
+    full, full_model = _short_run(mnist, str(tmp_path / "full"), 3)
+    with pytest.raises(Stop):  # interrupted after epoch 1 of 3
+        _short_run(mnist, str(tmp_path / "cut"), 3, stop_after=1)
+    resumed, resumed_model = _short_run(mnist, str(tmp_path / "cut"), 3, resume=True)
+    assert all(full[k] == resumed[k] for k in EXACT), (full, resumed)
+    for (k, v), (_, w) in zip(full_model.state_dict().items(), resumed_model.state_dict().items()):
+        assert np.array_equal(v.numpy(), w.numpy()), k
+
+
+class Poisoned(nn.Layer):
+    """Returns NaN logits from a given training call on."""
+
+    def __init__(self, at_call):
+        super().__init__()
+        self.net, self.calls, self.at = small_net(), 0, at_call
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.training:
+            self.calls += 1
+            if self.calls >= self.at:
+                out = out * float("nan")
+        return out
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_checkpoint(mnist, tmp_path):
+    d = str(tmp_path / "ck")
+    model = Poisoned(at_call=12 + 3)  # 600 images / 50 = 12 steps per epoch: epoch 2, step 3
+    with pytest.raises(NonFiniteLoss, match=r"NaN/Inf in epoch 2 at step 3; stopped, the last good checkpoint is "
+                                            r"kept in"):
+        fit(model, mnist["train"].subset(600), None, epochs=3, batch_size=50, checkpoint_dir=d, **quiet())
+    state = ckpt.load(d, Poisoned(1))
+    assert state["epoch"] == 1 and len(state["history"]["train_loss"]) == 1
+    assert np.isfinite(state["history"]["train_loss"][0])
+
+
+def test_checkpoint_refuses_corrupt_pickle_and_mismatched(mnist, tmp_path):
+    d = str(tmp_path / "ck")
+    model = create_model("lenet")
+    fit(model, mnist["train"].subset(100), None, epochs=1, batch_size=50, checkpoint_dir=d, model_name="lenet",
+        **quiet())
+    with pytest.raises(ckpt.CheckpointError, match=r"the checkpoint lacks features.2.weight; it was saved from "
+                                                   r"another model"):
+        ckpt.load(d, create_model("lenet_nopool"))
+    epoch_dir = ckpt.latest(d)
+    weights = os.path.join(epoch_dir, "model.safetensors")
+    marker = tmp_path / "unpickled"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    with open(weights, "wb") as f:
+        pickle.dump({"features.0.weight": Evil()}, f)
+    with pytest.raises(ckpt.CheckpointError, match="is not a paddle-cnn checkpoint .*it was not loaded"):
+        ckpt.load(d, create_model("lenet"))
+    assert not marker.exists()
+    with open(weights, "wb") as f:
+        f.write(b"\x00" * 10)
+    with pytest.raises(ckpt.CheckpointError, match="not a safetensors file"):
+        ckpt.load(d, create_model("lenet"))
+    with open(os.path.join(d, "latest.json"), "w") as f:
+        f.write("{broken")
+    with pytest.raises(ckpt.CheckpointError, match="latest.json is corrupt"):
+        ckpt.load(d, create_model("lenet"))
+
+
+def test_mismatch_message_names_both_shapes(mnist, tmp_path):
+    d = str(tmp_path / "ck")
+    fit(create_model("lenet"), mnist["train"].subset(100), None, epochs=1, batch_size=50, checkpoint_dir=d,
+        **quiet())
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load(d, create_model("lenet", num_classes=16))
+    assert "classifier.4.weight has shape [84, 10] in the checkpoint but [84, 16] in the model" in str(e.value)
+
+
+def test_visualdl_log_reads_back(mnist, tmp_path):
+    from visualdl import LogReader
+    fit(create_model("lenet"), mnist["train"].subset(200), mnist["test"].subset(100), epochs=2, batch_size=50,
+        logdir=str(tmp_path), run_name="lenet-s0", sync_every=2, **quiet())
+    files = glob.glob(str(tmp_path / "lenet-s0" / "vdlrecords.*"))
+    assert len(files) == 1
+    reader = LogReader(file_path=files[0])
+    tags = reader.get_tags()["scalar"]
+    for tag in ("train/loss", "train/acc", "eval/loss", "eval/acc", "eval/top2", "lr", "throughput/images_per_s"):
+        assert tag in tags
+        assert [r.id for r in reader.get_data("scalar", tag)] == [1, 2]
+    assert [r.id for r in reader.get_data("scalar", "train/batch_loss")] == [2, 4, 6, 8]
+    assert "hyper_parameters" in reader.get_tags()
+
+
+def test_schedules():
+    assert lr_at("constant", 0.1, 5.0, 10) == 0.1
+    assert lr_at("piecewise", 0.1, 5.0, 10, milestones=(3, 6)) == pytest.approx(0.01)
+    assert lr_at("exponential", 0.1, 5.0, 10, gamma=0.5, decay_epochs=2) == pytest.approx(0.025)
+    assert lr_at("cosine", 0.1, 10.0, 10) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="unknown lr_schedule 'step'"):
+        lr_at("step", 0.1, 0, 1)
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(epochs=0), "epochs must be a positive integer, got 0"),
+                                    (dict(batch_size=-1), "batch_size must be a positive integer, got -1"),
+                                    (dict(optimizer="adamw"), "unknown optimizer 'adamw'")])
+def test_bad_arguments(mnist, kw, msg):
+    args = {**dict(epochs=1, batch_size=8), **kw}
+    with pytest.raises(ValueError, match=msg):
+        fit(create_model("lenet"), mnist["train"].subset(16), None, **args, **quiet())
+
+
+def test_amp_switches_off_on_cpu(mnist):
+    lines = []
+    fit(create_model("lenet"), mnist["train"].subset(32), None, epochs=1, batch_size=16, amp=True,
+        progress=False, log=lines.append)
+    assert any("AMP is GPU-only" in l for l in lines)
+
+
+def test_data_parallel_two_gloo_ranks_match_one_process(tmp_path):
+    """Two CPU processes (gloo) with global batch 32 end with equal weights, equal to one process at batch 32."""
+    import dp_worker
+    paddle.distributed.spawn(dp_worker.train_rank, args=(str(tmp_path), 256, 32, 2), nprocs=2, backend="gloo")
+    r0, r1 = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
+    single_dir = tmp_path / "single"
+    single_dir.mkdir()
+    dp_worker.train_rank(str(single_dir), 256, 32, 2)
+    s = np.load(single_dir / "rank0.npz")
+    assert int(r0["world"]) == int(r1["world"]) == 2 and int(s["world"]) == 1
+    assert int(r0["images_seen"]) == int(r1["images_seen"]) == int(s["images_seen"]) // 2 == 256  # each its half
+    for k in r0.files:
+        if k in ("world", "images_seen"):
+            continue
+        assert np.array_equal(r0[k], r1[k]), k
+        if k != "eval_acc":
+            np.testing.assert_allclose(r0[k], s[k], rtol=1e-4, atol=1e-5, err_msg=k)
+    assert np.array_equal(r0["eval_acc"], s["eval_acc"])
