@@ -24,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "experiments.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    sub.add_parser("list", help="registered models (and experiments)")
+    sub.add_parser("list", help="registered models and data sets")
     s = sub.add_parser("summary", help="per-layer table: output shape, weights, bias, params, MACs")
     s.add_argument("model", help="a registered model name (see `paddle-cnn list`)")
     s.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (default: the model's native input)")
     s.add_argument("--num-classes", type=int, default=10, metavar="N", help="classifier outputs (default 10)")
     s.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
+    d.add_argument("name", help="mnist-5k, mnist, cifar10 or caltech16")
+    d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
     return p
 
 
@@ -39,6 +42,10 @@ def cmd_list(args) -> int:
     for name in list_models():
         spec = model_spec(name)
         print(f"  {name:15s} {'x'.join(map(str, spec.input_shape)):10s} {spec.summary}")
+    from paddle_cnn.data import DATASETS
+    print("data sets (paddle-cnn data NAME):")
+    for name, what in DATASETS.items():
+        print(f"  {name:15s} {what}")
     return 0
 
 
@@ -59,7 +66,14 @@ def cmd_summary(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "summary": cmd_summary}
+def cmd_data(args) -> int:
+    from paddle_cnn.data import prepare
+    for line in prepare(args.name, args.data_dir):
+        print(line)
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "summary": cmd_summary, "data": cmd_data}
 
 
 def main(argv=None) -> int:

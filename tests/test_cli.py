@@ -48,6 +48,7 @@ def test_summary_markdown_other_input(capsys):
     (["summary", "lenet", "--num-classes", "two"], "invalid int value: 'two'"),
     (["summary"], "the following arguments are required: model"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["data", "cifar100"], "unknown data set 'cifar100': did you mean cifar10"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
@@ -64,3 +65,22 @@ def test_module_entry_point_subprocess():
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines()[-1].startswith("paddle-cnn: error: layer 'features.3'")
+
+
+def test_data_command(capsys, tmp_path):
+    code, out, _ = run(capsys, "data", "mnist-5k")
+    assert code == 0 and "train   4000 images 1x28x28" in out
+    code, out, err = run(capsys, "data", "caltech16", "--data-dir", str(tmp_path))
+    assert code == 2 and out == "" and "no Caltech-101 data under" in err and err.count("\n") == 1
+
+
+def test_data_command_offline_fails_fast(capsys, tmp_path, monkeypatch):
+    """No network: one line naming the missing file and how to get it, within seconds."""
+    import time
+    from paddle_cnn.data import mnist
+    monkeypatch.setattr(mnist, "_paddle_urls", lambda: {f: ("http://127.0.0.1:9/" + f, "0" * 32)
+                                                        for pair in mnist.FILES.values() for f in pair})
+    t = time.time()
+    code, _, err = run(capsys, "data", "mnist", "--data-dir", str(tmp_path))
+    assert code == 2 and time.time() - t < 30
+    assert "train-images-idx3-ubyte.gz is missing and could not be downloaded" in err
