@@ -30,6 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (default: the model's native input)")
     s.add_argument("--num-classes", type=int, default=10, metavar="N", help="classifier outputs (default 10)")
     s.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    r = sub.add_parser("run", help="run an experiment: VisualDL logs, results.json, results.md, plots")
+    r.add_argument("experiment", help="an experiment name (see `paddle-cnn list`)")
+    r.add_argument("--profile", default=None, help="full | quick | smoke (default: $PADDLE_CNN_PROFILE, else full "
+                                                   "on a GPU and quick on a CPU)")
+    r.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run (default 1)")
+    r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
+    r.add_argument("--logdir", default="logs", metavar="DIR", help="log directory (default: logs/)")
+    r.add_argument("--resume", action="store_true", help="keep finished runs, resume the interrupted one")
+    rp = sub.add_parser("report", help="rebuild results.md and plots from results.json, without training")
+    rp.add_argument("experiment")
+    rp.add_argument("--logdir", default="logs", metavar="DIR")
     d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
     d.add_argument("name", help="mnist-5k, mnist, cifar10 or caltech16")
     d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
@@ -42,6 +53,10 @@ def cmd_list(args) -> int:
     for name in list_models():
         spec = model_spec(name)
         print(f"  {name:15s} {'x'.join(map(str, spec.input_shape)):10s} {spec.summary}")
+    from paddle_cnn.experiments import EXPERIMENTS
+    print("experiments (paddle-cnn run NAME):")
+    for name, e in EXPERIMENTS.items():
+        print(f"  {name:18s} {e.title}")
     from paddle_cnn.data import DATASETS
     print("data sets (paddle-cnn data NAME):")
     for name, what in DATASETS.items():
@@ -73,7 +88,30 @@ def cmd_data(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "summary": cmd_summary, "data": cmd_data}
+def cmd_run(args) -> int:
+    from paddle_cnn.experiments import get_experiment
+    from paddle_cnn.report import Table
+    from paddle_cnn.runner import run_experiment
+    get_experiment(args.experiment)  # a bad name fails before anything is loaded
+    if args.seeds < 1:
+        raise CliError(f"--seeds must be a positive integer, got {args.seeds}")
+    results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
+    folder = f"{args.logdir}/{results['experiment']}"
+    if results.get("claims"):
+        print()
+        print(Table(results["claims"], ["text", "value", "ours", "verdict"]).to_markdown())
+    print(f"\nresults: {folder}/results.md (plots beside it); curves: "
+          f"visualdl --logdir {args.logdir} --language en --disable-telemetry")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from paddle_cnn.report import rebuild
+    print(rebuild(args.experiment, args.logdir))
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "summary": cmd_summary, "data": cmd_data, "run": cmd_run, "report": cmd_report}
 
 
 def main(argv=None) -> int:
@@ -86,6 +124,9 @@ def main(argv=None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as e:  # ShapeError, UnknownModelError, bad values
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"paddle-cnn: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # NonFiniteLoss and the like: one line, no trace
+        print(f"paddle-cnn: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("paddle-cnn: interrupted", file=sys.stderr)

@@ -1,5 +1,8 @@
 """Writers of tiny data sets in the real on-disk formats (idx.gz, the CIFAR-10 python tarball, class folders of
-JPEGs, AI Studio list files), so the loaders are tested through their real code paths."""
+JPEGs, AI Studio list files). The tests use them to drive the loaders through their real code paths, and the
+smoke profile uses them when a data set is not present locally (and says so in its results).
+
+The images are synthetic but learnable: each class has its own colour/bar pattern plus noise."""
 import gzip
 import io
 import os
@@ -31,8 +34,11 @@ def make_mnist(folder, n_train=40, n_test=20, seed=0):
 
 
 def _batch_bytes(n, rng, offset=0):
-    data = rng.randint(0, 256, size=(n, 3072)).astype(np.uint8)
     labels = [int((i + offset) % 10) for i in range(n)]
+    data = rng.randint(0, 60, size=(n, 3, 32, 32))
+    for i, c in enumerate(labels):  # class c: a bright horizontal band at rows 3c..3c+2 in channel c % 3
+        data[i, c % 3, 3 * c:3 * c + 3, :] = 255
+    data = data.reshape(n, 3072).astype(np.uint8)
     return pickle.dumps({b"batch_label": b"x", b"labels": labels, b"data": data, b"filenames": [b"f"] * n},
                         protocol=2)
 
@@ -58,7 +64,9 @@ def make_jpeg(path, colour, size=40):
     Image.new("RGB", (size, size + 8), colour).save(path, "JPEG")
 
 
-def make_caltech_folders(data_dir, classes, per_class=7):
+def make_caltech_folders(data_dir, classes=None, per_class=7):
+    if classes is None:
+        from paddle_cnn.data.caltech import CLASSES as classes
     root = os.path.join(data_dir, "101_ObjectCategories")
     for k, c in enumerate(classes):
         os.makedirs(os.path.join(root, c), exist_ok=True)

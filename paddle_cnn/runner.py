@@ -1,0 +1,153 @@
+"""Run an experiment: every run for K seeds, logged to VisualDL, results.json after each run (atomic), then
+results.md and the plots. `resume=True` skips finished runs and resumes the interrupted one from its checkpoint."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from paddle_cnn import device
+from paddle_cnn.checkpoint import atomic_write_text
+from paddle_cnn.data import DataError, load_dataset
+from paddle_cnn.experiments import check_profile, default_profile, get_experiment, settings
+
+TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "lr_schedule", "milestones",
+              "gamma", "decay_epochs", "augment", "max_batches")
+
+
+def check_writable(folder: str) -> None:
+    """Fail before training when the log folder cannot be written (one line)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("x" * 4096)
+        os.remove(probe)
+    except OSError as e:
+        raise ValueError(f"cannot write to {folder} ({e.strerror or e}); choose another --logdir") from None
+
+
+def _data(exp_name, s, profile, data_dir, folder, cache, notes):
+    """Splits for a run's settings; under smoke, generated files in the real format when the set is missing."""
+    name, size = s["dataset"], s.get("input_size") if s["dataset"] == "caltech16" else None
+    key = (name, size)
+    if key not in cache:
+        try:
+            cache[key] = load_dataset(name, data_dir, size=size)
+        except DataError as e:
+            if profile != "smoke":
+                raise
+            from paddle_cnn.data import fake
+            gen = os.path.join(folder, "_smoke_data")
+            if name == "cifar10":
+                fake.make_cifar_tarball(gen, per_batch=60)
+            elif name == "caltech16":
+                fake.make_caltech_folders(gen, per_class=10)
+            else:
+                fake.make_mnist(os.path.join(gen, "mnist"), 300, 100)
+            notes.append(f"{name} is not present locally ({e}); the smoke profile used generated files in the "
+                         f"real format under {gen}: its accuracies say nothing about the article")
+            cache[key] = load_dataset(name, gen, size=size)
+    return cache[key]
+
+
+def _mean_std(xs):
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    if not xs:
+        return float("nan"), float("nan")
+    return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
+
+
+def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_dir: str | None = None,
+                   logdir: str = "logs", resume: bool = False, progress: bool | None = None, log=print) -> dict:
+    from paddle_cnn import report
+    exp = get_experiment(name)
+    profile = check_profile(profile) if profile else default_profile()
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ValueError(f"--seeds must be a positive integer, got {seeds!r}")
+    folder = os.path.join(logdir, exp.name)
+    check_writable(folder)
+    path = os.path.join(folder, "results.json")
+    results = {"experiment": exp.name, "title": exp.title, "profile": profile, "seeds": seeds, "runs": [],
+               "claims": [], "notes": [exp.notes] if exp.notes else [], "device": device.setup(),
+               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if resume and os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+        if old.get("profile") == profile:
+            results["runs"] = old.get("runs", [])
+            results["notes"] = old.get("notes", results["notes"])
+    if exp.name == "layer-arithmetic":
+        return _arithmetic(exp, results, folder, path)
+    done = {r["run"] for r in results["runs"]}
+    cache: dict = {}
+    for run in exp.runs:
+        s = settings(exp, run, profile)
+        for seed in range(seeds):
+            key = f"{run.name}-s{seed}"
+            if key in done:
+                log(f"{key}: finished earlier, kept")
+                continue
+            splits = _data(exp.name, s, profile, data_dir, folder, cache, results["notes"])
+            results["runs"].append(_one_run(exp, run, s, seed, key, splits, folder, resume, progress, log))
+            results["claims"] = report.verdicts(exp, results)
+            atomic_write_text(path, json.dumps(results, indent=1))
+    results["claims"] = report.verdicts(exp, results)
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    atomic_write_text(path, json.dumps(results, indent=1))
+    report.write_report(results, folder)
+    return results
+
+
+def _one_run(exp, run, s, seed, key, splits, folder, resume, progress, log) -> dict:
+    from paddle_cnn.analysis import count_params, layer_table
+    from paddle_cnn.models import create_model
+    from paddle_cnn.train import evaluate, fit
+    train = splits["train"].subset(s.get("train_subset"), seed=0)
+    held = splits.get("eval", splits["test"])
+    test = splits["test"].subset(s.get("test_subset"), seed=0)
+    held = held.subset(s.get("test_subset"), seed=0) if "eval" in splits else test
+    c = s.get("in_channels") or train.shape[0]
+    hw = s.get("input_size") or train.shape[1]
+    device.seed_everything(seed)
+    model = create_model(run.model, num_classes=len(train.classes), in_channels=c, input_size=hw, **run.model_kw)
+    table = layer_table(model, (c, hw, hw), run.model)
+    kw = {k: s[k] for k in TRAIN_KEYS if k in s}
+    log(f"{key}: {run.model} on {s['dataset']} ({len(train)} train / {len(held)} eval images, {c}x{hw}x{hw}), "
+        f"{kw.get('epochs')} epochs")
+    t0 = time.perf_counter()
+    hist = fit(model, train, held, seed=seed, logdir=folder, run_name=key,
+               checkpoint_dir=os.path.join(folder, "_checkpoints", key), resume=resume,
+               input_size=hw if hw != train.shape[1] else None, in_channels=c if c != train.shape[0] else None,
+               model_name=run.model, progress=progress, log=log,
+               hparams={"run": run.name, "dataset": s["dataset"], **{k: str(v) for k, v in run.model_kw.items()}},
+               **kw)
+    seconds = time.perf_counter() - t0
+    if "eval" in splits:  # caltech: the held-out eval split guided nothing, test once at the end
+        from paddle_cnn.data import DeviceData
+        ev = evaluate(model, DeviceData(test, size=None if hw == test.shape[1] else hw,
+                                        channels=None if c == test.shape[0] else c))
+        test_acc, test_top2 = ev["acc"], ev["top2"]
+    else:
+        test_acc, test_top2 = hist["eval_acc"][-1], hist["eval_top2"][-1]
+    return {"run": key, "label": run.name, "model": run.model, "seed": seed, "params": count_params(model),
+            "weights": table.totals["weights"], "macs": table.totals["macs"], "epochs": len(hist["train_loss"]),
+            "test_acc": test_acc, "test_top2": test_top2, "best_eval_acc": max(hist["eval_acc"]),
+            "train_seconds": seconds, "num_classes": len(train.classes), "history": hist,
+            "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()}}
+
+
+def _arithmetic(exp, results, folder, path):
+    from paddle_cnn import report
+    from paddle_cnn.analysis import model_overview
+    from paddle_cnn.arithmetic import all_checks
+    results["models"] = model_overview()
+    results["claims"] = [{"model": "", "metric": "arithmetic", "value": c.stated, "source": c.source,
+                          "text": c.claim, "ours": c.ours, "verdict": "reproduced" if c.verdict == "agrees"
+                          else "not reproduced", "reason": c.note} for c in all_checks()]
+    atomic_write_text(path, json.dumps(results, indent=1, default=str))
+    report.write_report(results, folder)
+    return results
