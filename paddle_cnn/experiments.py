@@ -60,6 +60,7 @@ class Experiment:
 A000, A001, A002 = cite("a000", "问题2"), cite("a001", "4-5, AlexNet mnist"), cite("a002", "6-11")
 A003, A004 = cite("a003", "二.5, 三"), cite("a004", "训练结果")
 SMOKE = dict(epochs=2, train_subset=200, test_subset=100, max_batches=4)
+SMOKE_CALTECH = dict(epochs=2, train_subset=160, test_subset=48, max_batches=4, batch_size=8)
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
@@ -104,7 +105,7 @@ _add(Experiment(
     train=dict(epochs=20, batch_size=64, optimizer="momentum", lr=1e-3, momentum=0.9, augment=("flip", "grayscale"),
                input_size=224, in_channels=3),
     profiles={"full": {}, "quick": dict(dataset="mnist-5k", epochs=4, input_size=64, train_subset=2000),
-              "smoke": dict(dataset="mnist-5k", input_size=64, **SMOKE)},
+              "smoke": dict(dataset="mnist-5k", input_size=64, **{**SMOKE, "max_batches": 13, "batch_size": 16})},
     claims=(Claim("value", "alexnet", "test_acc", 0.97, A001,
                   "AlexNet with lr 0.001, momentum 0.9, flip + grayscale augmentation, 20 epochs: 97%",
                   tolerance=0.01),
@@ -136,7 +137,7 @@ _add(Experiment(
     runs=(Run("lenet_sigmoid", "lenet_sigmoid"), Run("alexnet", "alexnet", dict(conv1_padding=2)),
           Run("vgg13", "vgg13"), Run("googlenet", "googlenet"),
           Run("vgg13_bn", "vgg13_bn", dict(bn="article003")), Run("googlenet_bn", "googlenet_bn")),
-    train=_CALTECH, profiles={"full": {}, "quick": _CALTECH_QUICK, "smoke": dict(input_size=32, **SMOKE)},
+    train=_CALTECH, profiles={"full": {}, "quick": _CALTECH_QUICK, "smoke": dict(input_size=64, **SMOKE_CALTECH)},
     claims=(Claim("no_learning", "lenet_sigmoid", "best_eval_acc", None, A003, "LeNet (sigmoid) does not converge"),
             Claim("better", "alexnet", "best_eval_acc", None, A003, "AlexNet is the best of the four", than="vgg13"),
             Claim("better", "alexnet", "best_eval_acc", None, A003, "AlexNet beats GoogLeNet", than="googlenet"),
@@ -152,7 +153,7 @@ _add(Experiment(
     runs=tuple(Run(n, n) for n in ("cnn_sigmoid", "cnn_bn", "cnn_leakyrelu", "cnn_gap", "cnn_dropout", "cnn_3x3",
                                    "cnn_concat", "cnn_alltricks"))
     + (Run("cnn_alltricks_lrdecay", "cnn_alltricks", train_kw=dict(lr_schedule="piecewise", milestones=(20, 40))),),
-    train=_CALTECH, profiles={"full": {}, "quick": _CALTECH_QUICK, "smoke": dict(input_size=32, **SMOKE)},
+    train=_CALTECH, profiles={"full": {}, "quick": _CALTECH_QUICK, "smoke": dict(input_size=32, **SMOKE_CALTECH)},
     claims=(Claim("no_learning", "cnn_sigmoid", "best_eval_acc", None, A003, "the sigmoid CNN does not converge"),
             Claim("delta", "cnn_leakyrelu", "best_eval_acc", 0.12, A003, "LeakyReLU: + ten-odd points",
                   than=_TRICK_BASE),
