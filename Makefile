@@ -22,10 +22,11 @@ $(VENV26)/.installed: pyproject.toml
 	$(PY26) -m pip install $(PIP_FLAGS) -e ".[test]" "paddlepaddle==2.6.2" "numpy<2"
 	touch $@
 
+# the main job: article 002's max-pool vs stride-2 LeNet on the embedded real MNIST digits, 2 seeds (~3-5 min)
 demo: $(VENV)/.installed
-	@for spec in "convpool3" "lenet" "lenet_nopool" "lenet5" "alexnet --input 3x227x227"; do \
-		$(PY) -m paddle_cnn summary $$spec || exit $$?; echo; done
-	@$(PY) -m paddle_cnn summary convpool3 --input 3x16x16 || echo "(article 000 Q3: the error above is the expected one)"
+	$(PY) -m paddle_cnn run pool-vs-stride --profile quick --seeds 2
+	@echo "notebook: $(VENV)/bin/jupyter lab notebooks/03_pool_vs_stride2_mnist.ipynb"
+	@echo "layer tables: $(PY) -m paddle_cnn summary lenet_nopool"
 
 # unit tests and every notebook under the smoke profile, in one pytest run
 test: $(VENV)/.installed

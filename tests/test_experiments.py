@@ -1,0 +1,89 @@
+"""Experiments as data, the runner's files and the run/report CLI."""
+import json
+import os
+
+import pytest
+
+from paddle_cnn.cli import main
+from paddle_cnn.experiments import EXPERIMENTS, PROFILES, get_experiment, settings
+from paddle_cnn.models import list_models
+from paddle_cnn.runner import run_experiment
+
+CONTRACT = {"layer-arithmetic", "bn-ablation", "lenet-mnist", "alexnet-mnist", "pool-vs-stride", "classic-caltech16",
+            "tricks-caltech16", "vgg16-cifar10"}
+
+
+def test_experiment_names_runs_and_claims_are_well_formed():
+    assert set(EXPERIMENTS) == CONTRACT
+    for e in EXPERIMENTS.values():
+        assert set(e.profiles) == set(PROFILES), e.name
+        labels = [r.name for r in e.runs]
+        assert len(labels) == len(set(labels)), e.name
+        for r in e.runs:
+            assert r.model in list_models(), (e.name, r.model)
+            for p in PROFILES:
+                s = settings(e, r, p)
+                assert s["epochs"] >= 1 and s["dataset"], (e.name, p)
+        for c in e.claims:
+            assert c.source and "http" in c.source or c.source.startswith(("LeNet", "聊聊")), (e.name, c.text)
+            assert c.run in labels and (not c.than or c.than in labels), (e.name, c.text)
+
+
+def test_bn_ablation_smoke_writes_one_entry_per_run_and_seed(tmp_path):
+    res = run_experiment("bn-ablation", "smoke", seeds=2, data_dir=str(tmp_path / "nodata"), logdir=str(tmp_path),
+                         progress=False, log=lambda *a: None)
+    folder = tmp_path / "bn-ablation"
+    on_disk = json.loads((folder / "results.json").read_text())
+    assert sorted(r["run"] for r in on_disk["runs"]) == ["convpool3-s0", "convpool3-s1", "convpool3_bn-s0",
+                                                        "convpool3_bn-s1"]
+    for r in on_disk["runs"]:
+        assert {"run", "model", "seed", "params", "epochs", "test_acc", "train_seconds", "history"} <= set(r)
+        assert len(r["history"]["eval_acc"]) == r["epochs"] == 2
+    assert any("generated files in the real format" in n for n in on_disk["notes"])
+    weights = next(c for c in on_disk["claims"] if c["metric"] == "weights")
+    assert weights["ours"] == 89_500 and weights["verdict"] == "reproduced"
+    assert {c["verdict"] for c in on_disk["claims"] if c["metric"] != "weights"} == {"not comparable at this profile"}
+    for f in ("results.md", "curves.png", "final.png"):
+        assert (folder / f).stat().st_size > 0
+    assert len([d for d in os.listdir(folder) if d.startswith("convpool3")]) == 4  # one VisualDL folder per run
+    assert res["profile"] == "smoke"
+
+
+def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
+    kw = dict(data_dir=None, logdir=str(tmp_path), progress=False, log=lambda *a: None)
+    first = run_experiment("pool-vs-stride", "smoke", seeds=1, **kw)
+    lines = []
+    again = run_experiment("pool-vs-stride", "smoke", seeds=1, resume=True, **{**kw, "log": lines.append})
+    assert [r["test_acc"] for r in again["runs"]] == [r["test_acc"] for r in first["runs"]]
+    assert any("finished earlier, kept" in l for l in lines)
+    (tmp_path / "pool-vs-stride" / "results.md").unlink()
+    assert main(["report", "pool-vs-stride", "--logdir", str(tmp_path)]) == 0
+    assert "LeNet has 61,706 parameters" in (tmp_path / "pool-vs-stride" / "results.md").read_text()
+
+
+def test_layer_arithmetic_experiment(tmp_path):
+    res = run_experiment("layer-arithmetic", "smoke", logdir=str(tmp_path), log=lambda *a: None)
+    assert len(res["models"]) == len(list_models())
+    verdicts = {c["text"]: c["verdict"] for c in res["claims"]}
+    assert verdicts["conv1 parameters 11*11*3*96+96 = 34,848"] == "not reproduced"
+    assert verdicts["total weights without bias"] == "reproduced"
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "pool-vs-strid"], "unknown experiment 'pool-vs-strid': did you mean pool-vs-stride"),
+    (["run", "pool-vs-stride", "--profile", "quik"], "unknown profile 'quik': did you mean quick"),
+    (["run", "pool-vs-stride", "--seeds", "0"], "--seeds must be a positive integer, got 0"),
+    (["report", "bn-ablation", "--logdir", "/nonexistent-dir"], "results.json is missing; run `paddle-cnn run"),
+])
+def test_run_bad_input_one_line(capsys, argv, needle):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert needle in err and err.count("\n") == 1
+
+
+def test_unwritable_logdir_is_refused_before_training(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "pool-vs-stride").write_text("a file where a folder should be")
+    assert main(["run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(ro)]) == 2
+    assert "cannot write to" in capsys.readouterr()[1]
