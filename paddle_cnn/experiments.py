@@ -52,6 +52,7 @@ class Experiment:
     profiles: dict  # profile -> overrides: epochs, train_subset, test_subset, input_size, max_batches, ...
     claims: tuple = ()
     notes: str = ""
+    timing: dict = field(default_factory=dict)  # profile -> (model, CxHxW, batch, steps): article 004's benchmark
 
     def run(self, name: str) -> Run:
         return next(r for r in self.runs if r.name == name)
@@ -181,9 +182,13 @@ _add(Experiment(
               "smoke": dict(SMOKE)},
     claims=(Claim("value", "vgg16_cifar", "test_acc", 0.8911, A004, "89.11% test accuracy after 200 passes",
                   tolerance=0.01),),
+    timing={"full": ("vgg16", (3, 224, 224), 128, 100), "quick": ("vgg16", (3, 224, 224), 8, 5),
+            "smoke": ("vgg16", (3, 64, 64), 2, 2)},
     notes="paddle.v2 scaled the learning rate (0.1/128) and L2 rate (0.0002*128) by the batch size 128; in "
           "paddle 2.x terms that is lr 0.1 and weight decay 2e-4 on the batch-mean loss, 'discexp' decay x0.1 every "
-          "100 epochs (50,000*100 samples). Augmentation (random crop + flip) as paddle's CIFAR tutorials."))
+          "100 epochs (50,000*100 samples). Augmentation (random crop + flip) as paddle's CIFAR tutorials. "
+          "The article's speed benchmark (forward and forward-backward seconds per batch of VGG16 at 224x224, batch "
+          "128) is measured beside it; quick uses batch 8, smoke 2 images at 64x64."))
 
 _add(Experiment(
     "layer-arithmetic", "Shapes, parameters and MACs of every model, and the articles' arithmetic (no training)",

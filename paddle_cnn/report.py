@@ -276,6 +276,11 @@ def results_markdown(results) -> str:
                   Table(summarize(results), ["run", "model", "seeds", "params", "MACs", "epochs", "test acc",
                                              "test top-2", "best eval acc", "train s"]).to_markdown(), "",
                   "![curves](curves.png) ![final accuracy](final.png)", ""]
+    if results.get("timing"):
+        lines += ["## Speed (article 004's benchmark: seconds per batch, mean over the timed steps)", "",
+                  Table(results["timing"], ["model", "input", "batch", "forward s/batch", "forward-backward s/batch",
+                                            "forward img/s", "forward-backward img/s", "forward GFLOP/s",
+                                            "forward-backward GFLOP/s", "device"]).to_markdown(), ""]
     if results.get("models"):
         lines += ["## Models", "", Table(results["models"], ["model", "input", "params", "macs"]).to_markdown(), ""]
     if results.get("claims"):

@@ -79,6 +79,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
             old = json.load(f)
         if old.get("profile") == profile:
             results["runs"] = old.get("runs", [])
+            results["timing"] = old.get("timing")
             results["notes"] = old.get("notes", results["notes"])
     if exp.name == "layer-arithmetic":
         return _arithmetic(exp, results, folder, path)
@@ -95,6 +96,11 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
             results["runs"].append(_one_run(exp, run, s, seed, key, splits, folder, resume, progress, log))
             results["claims"] = report.verdicts(exp, results)
             atomic_write_text(path, json.dumps(results, indent=1))
+    if profile in exp.timing and not (resume and results.get("timing")):
+        from paddle_cnn.bench import forward_backward_timing
+        model, shape, batch, steps = exp.timing[profile]
+        log(f"timing {model} at {'x'.join(map(str, shape))}, batch {batch}: forward and forward-backward")
+        results["timing"] = [forward_backward_timing(model, shape, batch, steps)]
     results["claims"] = report.verdicts(exp, results)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     atomic_write_text(path, json.dumps(results, indent=1))

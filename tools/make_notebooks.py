@@ -81,6 +81,9 @@ for note in results["notes"]:
 Table(summarize(results), ["run", "model", "seeds", "params", "MACs", "epochs", "test acc", "test top-2",
                            "best eval acc", "train s"], "mean ± std over seeds")"""),
                   code("""plot_curves(results); plot_final(results); plt.show()"""),
+                  *([code("""Table(results["timing"], ["model", "input", "batch", "forward s/batch",
+                         "forward-backward s/batch", "forward img/s", "forward-backward GFLOP/s", "device"],
+      "article 004's speed benchmark")""")] if e == "vgg16-cifar10" else []),
                   code("""Table(results["claims"], ["text", "value", "ours", "verdict", "reason"], "the article's claims")""")]
     cells += [md("""The same runs in VisualDL (scalars per epoch and batch, hyperparameters side by side):
 
