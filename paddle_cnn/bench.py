@@ -56,3 +56,177 @@ def forward_backward_timing(name: str, input_shape, batch_size: int, steps: int 
             "forward GFLOP/s": 2 * macs * batch_size / fwd["seconds_per_batch"] / 1e9,
             "forward-backward GFLOP/s": 6 * macs * batch_size / fb["seconds_per_batch"] / 1e9,
             "device": paddle.get_device()}
+
+
+# ---------------------------------------------------------------- `paddle-cnn bench`: ratios taken in one process
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """float32 matrix-multiply rate of this machine (numpy, best of `repeats`), the reference for efficiency."""
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def train_step_gflops(name: str, batch_size: int = 128, steps: int = 5, input_shape=(3, 32, 32)) -> dict:
+    """Achieved GFLOP/s of full train steps (forward, backward, Momentum update) on random data:
+    MACs x 2 x 3 per image."""
+    from paddle_cnn.analysis import layer_table
+    from paddle_cnn.models import create_model
+    model = create_model(name, input_size=input_shape[1:], in_channels=input_shape[0])
+    macs = layer_table(model, input_shape, name).totals["macs"]
+    opt = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9, parameters=model.parameters())
+    x = paddle.randn([batch_size, *input_shape])
+    y = paddle.randint(0, 10, [batch_size])
+    model.train()
+
+    def step():
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        opt.clear_grad()
+        _sync()
+    step()
+    seconds = min(_timed(step) for _ in range(steps))
+    return {"model": name, "batch": batch_size, "seconds_per_step": seconds,
+            "gflops": 6 * macs * batch_size / seconds / 1e9}
+
+
+def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limit: int | None = None) -> dict:
+    """lenet on mnist-5k: our fit against paddle.Model.fit fed by paddle.io.DataLoader over
+    paddle.vision.datasets.MNIST with ToTensor/Normalize (article 002's way). Same model, Adam 0.001, batch,
+    epochs, seed. Seconds per epoch (training only) and test accuracy of both."""
+    import os
+
+    from paddle.vision import transforms as T
+    from paddle.vision.datasets import MNIST
+
+    from paddle_cnn.data import embedded_dir, load_dataset
+    from paddle_cnn.device import seed_everything
+    from paddle_cnn.models import create_model
+    from paddle_cnn.train import fit
+    folder = embedded_dir()
+    files = {m: (os.path.join(folder, f"{p}-images-idx3-ubyte.gz"), os.path.join(folder, f"{p}-labels-idx1-ubyte.gz"))
+             for m, p in (("train", "train"), ("test", "t10k"))}
+    tf = T.Compose([T.ToTensor(), T.Normalize(mean=[0.1307], std=[0.3081])])
+    train_ds = MNIST(image_path=files["train"][0], label_path=files["train"][1], mode="train", transform=tf,
+                     download=False)
+    test_ds = MNIST(image_path=files["test"][0], label_path=files["test"][1], mode="test", transform=tf,
+                    download=False)
+    if train_limit:
+        train_ds = paddle.io.Subset(train_ds, list(range(train_limit)))
+    seed_everything(seed)
+    hmodel = paddle.Model(create_model("lenet"))
+    hmodel.prepare(paddle.optimizer.Adam(learning_rate=1e-3, parameters=hmodel.parameters()),
+                   paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy())
+    t0 = time.perf_counter()
+    hmodel.fit(train_ds, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, num_workers=0)
+    hapi_s = (time.perf_counter() - t0) / epochs
+    hapi_acc = float(hmodel.evaluate(test_ds, batch_size=500, verbose=0)["acc"])
+
+    d = load_dataset("mnist-5k")
+    train = d["train"].subset(train_limit) if train_limit else d["train"]
+    seed_everything(seed)
+    model = create_model("lenet")
+    h = fit(model, train, None, epochs=epochs, batch_size=batch_size, lr=1e-3, seed=seed, progress=False,
+            log=lambda *a: None)
+    ours_s = float(np.mean(h["seconds"]))
+    from paddle_cnn.data import DeviceData
+    from paddle_cnn.train import evaluate
+    ours_acc = evaluate(model, DeviceData(d["test"]))["acc"]
+    return {"epochs": epochs, "batch": batch_size, "train_images": len(train), "hapi_s_per_epoch": hapi_s,
+            "ours_s_per_epoch": ours_s, "speedup": hapi_s / ours_s, "hapi_test_acc": hapi_acc,
+            "ours_test_acc": ours_acc}
+
+
+def peak_rss_mb_of(cmd: list[str]) -> tuple[int, float]:
+    """Run a command in a child process; (exit code, its peak resident memory in MB)."""
+    import resource
+    import subprocess
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return rc, max(after, before) / 1024.0
+
+
+def run_bench(tiny: bool = False, log=print) -> dict:
+    """All measurements; tiny=True is the seconds-long version the tests run."""
+    import platform
+    import sys
+
+    from paddle_cnn.device import available_cores
+    from paddle_cnn.models import list_models, model_spec
+    out = {"date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": _cpu_model(),
+           "paddle": paddle.__version__, "python": platform.python_version(), "device": paddle.get_device()}
+    log("1/4 our fit vs paddle.Model.fit (lenet, mnist-5k)")
+    out["training"] = hapi_vs_fit(epochs=1 if tiny else 3, train_limit=256 if tiny else None)
+    log("2/4 train-step GFLOP/s vs the matmul peak")
+    out["matmul_peak_gflops"] = matmul_peak_gflops(512 if tiny else 2048)
+    out["efficiency"] = [dict(r, fraction_of_peak=r["gflops"] / out["matmul_peak_gflops"])
+                         for r in (train_step_gflops("convpool3", 8 if tiny else 128, 1 if tiny else 5),
+                                   train_step_gflops("vgg16_cifar", 4 if tiny else 128, 1 if tiny else 3))]
+    log("3/4 forward and forward-backward per batch, every model at its native input")
+    names = ["lenet", "convpool3"] if tiny else list_models()
+    out["models"] = []
+    for name in names:
+        shape = model_spec(name).input_shape
+        batch = 2 if shape[1] >= 224 else 32
+        out["models"].append(forward_backward_timing(name, shape, batch, steps=1 if tiny else 2, burn_in=1))
+    log("4/4 peak memory of the main job")
+    cmd = [sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--profile", "smoke" if tiny else "quick",
+           "--seeds", "1", "--logdir", _tmpdir()]
+    rc, mb = peak_rss_mb_of(cmd)
+    out["demo_peak_rss_mb"] = {"command": " ".join(cmd[1:]), "exit_code": rc, "peak_rss_mb": mb}
+    return out
+
+
+def _tmpdir() -> str:
+    import tempfile
+    return tempfile.mkdtemp(prefix="paddle-cnn-bench-")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown"
+
+
+def bench_markdown(r: dict) -> str:
+    from paddle_cnn.report import Table
+    t = r["training"]
+    eff = r["efficiency"]
+    lines = ["# Benchmarks", "",
+             f"Measured {r['date']} on {r['cores']} cores ({r['cpu']}), paddle {r['paddle']}, python {r['python']}, "
+             f"device {r['device']}, by `paddle-cnn bench`. Every figure that matters is a ratio taken in one "
+             "process, so the shared machine's noise cancels.", "",
+             "## 1. Our fit vs paddle.Model.fit (goal: at least 3x faster)", "",
+             f"lenet on mnist-5k ({t['train_images']} training images), Adam 0.001, batch {t['batch']}, "
+             f"{t['epochs']} epochs, same seed.", "",
+             Table([{"": "paddle.Model.fit + DataLoader(MNIST, ToTensor, Normalize)",
+                     "s/epoch": t["hapi_s_per_epoch"], "test acc": t["hapi_test_acc"]},
+                    {"": "paddle_cnn fit (device-resident data)", "s/epoch": t["ours_s_per_epoch"],
+                     "test acc": t["ours_test_acc"]}], ["", "s/epoch", "test acc"]).to_markdown(), "",
+             f"**Speed-up: {t['speedup']:.2f}x** (goal 3x: {'met' if t['speedup'] >= 3 else 'not met'}).", "",
+             "## 2. Compute efficiency (goal: at least 0.5 of the matmul peak)", "",
+             f"numpy float32 matmul peak: {r['matmul_peak_gflops']:.1f} GFLOP/s.", "",
+             Table(eff, ["model", "batch", "seconds_per_step", "gflops", "fraction_of_peak"]).to_markdown(), "",
+             "## 3. Forward and forward-backward per batch (article 004's benchmark)", "",
+             Table(r["models"], ["model", "input", "batch", "forward s/batch", "forward-backward s/batch",
+                                 "forward img/s", "forward-backward img/s", "forward GFLOP/s",
+                                 "forward-backward GFLOP/s"]).to_markdown(), "",
+             "## 4. Peak memory of the main job (goal: at most 2 GB)", "",
+             f"`{r['demo_peak_rss_mb']['command']}`: {r['demo_peak_rss_mb']['peak_rss_mb']:.0f} MB peak RSS "
+             f"(exit code {r['demo_peak_rss_mb']['exit_code']}).", ""]
+    return "\n".join(lines)

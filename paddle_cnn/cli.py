@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="rebuild results.md and plots from results.json, without training")
     rp.add_argument("experiment")
     rp.add_argument("--logdir", default="logs", metavar="DIR")
+    b = sub.add_parser("bench", help="performance: our fit vs paddle.Model.fit, GFLOP/s vs the matmul peak, "
+                                     "per-model timings, peak memory")
+    b.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
+    b.add_argument("--write", metavar="FILE", help="write the Markdown report (e.g. BENCHMARKS.md)")
+    b.add_argument("--tiny", action="store_true", help="a seconds-long version (for tests)")
     d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
     d.add_argument("name", help="mnist-5k, mnist, cifar10 or caltech16")
     d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
@@ -111,7 +116,22 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "summary": cmd_summary, "data": cmd_data, "run": cmd_run, "report": cmd_report}
+def cmd_bench(args) -> int:
+    from paddle_cnn.bench import bench_markdown, run_bench
+    from paddle_cnn.checkpoint import atomic_write_text
+    from paddle_cnn.device import setup
+    setup()
+    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr))
+    text = bench_markdown(r)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(r, indent=1))
+    if args.write:
+        atomic_write_text(args.write, text)
+    print(text)
+    return 0
+
+
+COMMANDS = {"bench": cmd_bench, "list": cmd_list, "summary": cmd_summary, "data": cmd_data, "run": cmd_run, "report": cmd_report}
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,18 @@
+"""A tiny `paddle-cnn bench`: every section measured and both files written."""
+import json
+
+from paddle_cnn.cli import main
+
+
+def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
+    j, md = tmp_path / "b.json", tmp_path / "BENCHMARKS.md"
+    assert main(["bench", "--tiny", "--json", str(j), "--write", str(md)]) == 0
+    r = json.loads(j.read_text())
+    t = r["training"]
+    assert t["hapi_s_per_epoch"] > 0 and t["ours_s_per_epoch"] > 0
+    assert abs(t["speedup"] - t["hapi_s_per_epoch"] / t["ours_s_per_epoch"]) < 1e-9
+    assert r["matmul_peak_gflops"] > 0 and all(e["fraction_of_peak"] > 0 for e in r["efficiency"])
+    assert [m["model"] for m in r["models"]] == ["lenet", "convpool3"]
+    assert r["demo_peak_rss_mb"]["exit_code"] == 0 and r["demo_peak_rss_mb"]["peak_rss_mb"] > 50
+    text = md.read_text()
+    assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text
