@@ -100,7 +100,12 @@ def cmd_run(args) -> int:
     get_experiment(args.experiment)  # a bad name fails before anything is loaded
     if args.seeds < 1:
         raise CliError(f"--seeds must be a positive integer, got {args.seeds}")
-    results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
+    try:
+        results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
+    except KeyboardInterrupt:
+        print(f"paddle-cnn: interrupted; finished runs and epochs are saved in {args.logdir}/{args.experiment}; "
+              f"rerun the same command with --resume to continue", file=sys.stderr)
+        return 130
     folder = f"{args.logdir}/{results['experiment']}"
     if results.get("claims"):
         print()

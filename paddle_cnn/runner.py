@@ -54,6 +54,30 @@ def _data(exp_name, s, profile, data_dir, folder, cache, notes):
     return cache[key]
 
 
+class RunLock:
+    """An exclusive lock on an experiment's log folder: a second run pointed at it refuses with one line."""
+
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, ".lock")
+        self.f = None
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(self.path, "a+")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.close()
+            raise ValueError(f"another run is using {os.path.dirname(self.path)} (locked); wait for it or use "
+                             "another --logdir") from None
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()
+
+
 def _mean_std(xs):
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
     if not xs:
@@ -63,20 +87,28 @@ def _mean_std(xs):
 
 def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_dir: str | None = None,
                    logdir: str = "logs", resume: bool = False, progress: bool | None = None, log=print) -> dict:
-    from paddle_cnn import report
     exp = get_experiment(name)
     profile = check_profile(profile) if profile else default_profile()
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds must be a positive integer, got {seeds!r}")
     folder = os.path.join(logdir, exp.name)
     check_writable(folder)
+    with RunLock(folder):
+        return _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log)
+
+
+def _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log) -> dict:
+    from paddle_cnn import report
     path = os.path.join(folder, "results.json")
     results = {"experiment": exp.name, "title": exp.title, "profile": profile, "seeds": seeds, "runs": [],
                "claims": [], "notes": [exp.notes] if exp.notes else [], "device": device.setup(),
                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     if resume and os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            old = json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                old = json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); delete it to start the experiment afresh") from None
         if old.get("profile") == profile:
             results["runs"] = old.get("runs", [])
             results["timing"] = old.get("timing")

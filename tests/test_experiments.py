@@ -87,3 +87,13 @@ def test_unwritable_logdir_is_refused_before_training(tmp_path, capsys):
     (ro / "pool-vs-stride").write_text("a file where a folder should be")
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(ro)]) == 2
     assert "cannot write to" in capsys.readouterr()[1]
+
+
+def test_second_run_on_the_same_folder_is_refused(tmp_path):
+    from paddle_cnn.runner import RunLock
+    folder = tmp_path / "pool-vs-stride"
+    folder.mkdir()
+    with RunLock(str(folder)):
+        with pytest.raises(ValueError, match="another run is using .* \\(locked\\)"):
+            run_experiment("pool-vs-stride", "smoke", logdir=str(tmp_path), log=lambda *a: None)
+    assert not (folder / "results.json").exists()
