@@ -30,6 +30,8 @@ from paddle_cnn.data.loader import DeviceData, epoch_order
 from paddle_cnn.device import is_gpu
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
+# fault injection for the crash tests: "RUN:EPOCH:STEP" makes the process SIGKILL itself at that training step
+_KILL_AT = os.environ.get("PADDLE_CNN_KILL_AT", "")
 SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
 HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
 
@@ -150,16 +152,19 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
     scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if use_amp and amp_dtype == "float16" else None
 
     history = {k: [] for k in HISTORY_KEYS}
-    start = 0
+    start, pending = 0, None
     if resume and checkpoint_dir and ckpt.latest(checkpoint_dir):
         state = ckpt.load(checkpoint_dir, model, opt)
         if state.get("model") and model_name and state["model"] != model_name:
             raise ckpt.CheckpointError(f"{checkpoint_dir} holds a checkpoint of {state['model']}, not {model_name}")
         history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
         start = int(state["epoch"])
+        pending = state.get("pending_log")
         if rank == 0:
             log(f"resuming {run_name or model_name or 'run'} after epoch {start} from {checkpoint_dir}")
     writer = _writer(logdir, run_name) if rank == 0 and logdir else None
+    if writer is not None and pending and _last_logged_epoch(writer) < start:
+        _flush(writer, start, pending["row"], pending["batch"])  # killed between checkpoint and log: log it once
     steps_per_epoch = len(epoch_order(len(train), batch_size, None, limit=max_batches))
     show_bar = (_interactive() if progress is None else progress) and rank == 0
     try:
@@ -172,6 +177,7 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             correct = paddle.zeros([1], "int64")
             seen = 0
             first_bad = paddle.full([1], -1, "int64")  # first step of this epoch with a non-finite loss
+            batch_points = []  # (global step, loss): logged with the epoch, after its checkpoint
             batches = epoch_order(len(train), batch_size, rng, rank, world, max_batches)
             bar = _bar(show_bar, steps_per_epoch, f"epoch {epoch + 1}/{epochs}")
             lr_now = lr
@@ -179,6 +185,8 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                 lr_now = lr_at(lr_schedule, lr, epoch + step / steps_per_epoch, epochs, milestones, gamma,
                                decay_epochs)
                 opt.set_lr(lr_now)
+                if _KILL_AT and _KILL_AT == f"{run_name}:{epoch + 1}:{step + 1}":  # fault injection (tests)
+                    os.kill(os.getpid(), 9)
                 x, y = train.batch(idx, rng, train=True)
                 with paddle.amp.auto_cast(enable=use_amp, dtype=amp_dtype):
                     out = _first(net(x))
@@ -202,8 +210,7 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                     if bad >= 0:
                         raise NonFiniteLoss(_nan_message(epoch, bad, checkpoint_dir))
                     value = float(loss.item())
-                    if writer is not None:
-                        writer.add_scalar("train/batch_loss", value, epoch * steps_per_epoch + step + 1)
+                    batch_points.append((epoch * steps_per_epoch + step + 1, value))
                     if bar is not None:
                         bar.set_postfix(loss=f"{value:.4f}", refresh=False)
                 if bar is not None:
@@ -227,9 +234,10 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             if rank == 0:
                 if checkpoint_dir:
                     ckpt.save(checkpoint_dir, model, opt, {"epoch": epoch + 1, "model": model_name, "seed": seed,
-                                                            "history": history, "run": run_name})
+                                                            "history": history, "run": run_name,
+                                                            "pending_log": {"row": row, "batch": batch_points}})
                 if writer is not None:
-                    _log_epoch(writer, epoch + 1, row)
+                    _flush(writer, epoch + 1, row, batch_points)
                 if not show_bar:
                     log(_epoch_line(epoch, epochs, row))
             if on_epoch_end is not None:
@@ -282,6 +290,32 @@ def _writer(logdir, run_name):
     path = os.path.join(logdir, run_name or "run")
     os.makedirs(path, exist_ok=True)
     return LogWriter(logdir=path)
+
+
+def _flush(writer, epoch, row, batch_points):
+    """An epoch's scalars, written after its checkpoint: a run killed mid-epoch logged nothing of that epoch,
+    and one killed between the checkpoint and this write logs it on resume (from the checkpoint), so every point
+    is in the VisualDL log exactly once."""
+    for step, value in batch_points:
+        writer.add_scalar("train/batch_loss", value, step)
+    _log_epoch(writer, epoch, row)
+    writer.flush()
+
+
+def _last_logged_epoch(writer) -> int:
+    """Highest epoch with 'train/loss' in the run folder's VisualDL files (0 when none)."""
+    import glob
+
+    from visualdl import LogReader
+    last = 0
+    for f in glob.glob(os.path.join(writer.logdir, "vdlrecords.*")):
+        try:
+            reader = LogReader(file_path=f)
+            if "train/loss" in reader.get_tags().get("scalar", []):
+                last = max([last] + [int(r.id) for r in reader.get_data("scalar", "train/loss")])
+        except Exception:  # a file cut by a kill: what it holds before the cut is still read by VisualDL
+            continue
+    return last
 
 
 def _log_epoch(writer, step, r):
