@@ -30,7 +30,7 @@ from paddle_cnn.data.loader import DeviceData, epoch_order
 from paddle_cnn.device import is_gpu
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
-# fault injection for the crash tests: "RUN:EPOCH:STEP" makes the process SIGKILL itself at that training step
+# fault injection for the crash tests: "RUN:EPOCH:STEP:SIGNAL" sends the process SIGNAL at that training step
 _KILL_AT = os.environ.get("PADDLE_CNN_KILL_AT", "")
 SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
 HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
@@ -185,8 +185,8 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                 lr_now = lr_at(lr_schedule, lr, epoch + step / steps_per_epoch, epochs, milestones, gamma,
                                decay_epochs)
                 opt.set_lr(lr_now)
-                if _KILL_AT and _KILL_AT == f"{run_name}:{epoch + 1}:{step + 1}":  # fault injection (tests)
-                    os.kill(os.getpid(), 9)
+                if _KILL_AT and _KILL_AT.rsplit(":", 1)[0] == f"{run_name}:{epoch + 1}:{step + 1}":
+                    os.kill(os.getpid(), int(_KILL_AT.rsplit(":", 1)[1]))  # fault injection (tests)
                 x, y = train.batch(idx, rng, train=True)
                 with paddle.amp.auto_cast(enable=use_amp, dtype=amp_dtype):
                     out = _first(net(x))

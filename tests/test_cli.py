@@ -84,3 +84,13 @@ def test_data_command_offline_fails_fast(capsys, tmp_path, monkeypatch):
     code, _, err = run(capsys, "data", "mnist", "--data-dir", str(tmp_path))
     assert code == 2 and time.time() - t < 30
     assert "train-images-idx3-ubyte.gz is missing and could not be downloaded" in err
+
+
+def test_truncated_tarball_via_cli(capsys, tmp_path):
+    from paddle_cnn.data.fake import make_cifar_tarball
+    path = make_cifar_tarball(str(tmp_path))
+    blob = open(path, "rb").read()
+    open(path, "wb").write(blob[:-300])
+    code, out, err = run(capsys, "data", "cifar10", "--data-dir", str(tmp_path))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "cifar-10-python.tar.gz" in err and ("checksum" in err or "truncated" in err)

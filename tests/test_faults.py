@@ -35,7 +35,7 @@ def _scalars(run_dir):
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
     ref = _run(tmp_path / "ref")
     assert ref.returncode == 0, ref.stderr
-    killed = _run(tmp_path / "crash", kill_at="lenet_nopool-s0:2:3")  # second run, epoch 2, step 3
+    killed = _run(tmp_path / "crash", kill_at="lenet_nopool-s0:2:3:9")  # SIGKILL: second run, epoch 2, step 3
     assert killed.returncode == -9
     partial = json.loads((tmp_path / "crash" / "pool-vs-stride" / "results.json").read_text())  # valid JSON
     assert [r["run"] for r in partial["runs"]] == ["lenet-s0"]
@@ -57,3 +57,18 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
                 assert [s for s, _ in pa[tag]] == [s for s, _ in pb[tag]]
             else:
                 assert pa[tag] == pb[tag], (run, tag)
+
+
+def test_sigint_exits_130_with_a_resume_hint_and_resume_completes(tmp_path):
+    ref = _run(tmp_path / "ref")
+    stopped = _run(tmp_path / "int", kill_at="lenet-s0:2:2:2")  # SIGINT (Ctrl-C) in epoch 2 of the first run
+    assert stopped.returncode == 130
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith("paddle-cnn: interrupted;") and "--resume" in last
+    assert "Traceback" not in stopped.stderr
+    resumed = _run(tmp_path / "int", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((tmp_path / "ref" / "pool-vs-stride" / "results.json").read_text())
+    b = json.loads((tmp_path / "int" / "pool-vs-stride" / "results.json").read_text())
+    assert [(r["run"], r["test_acc"], r["history"]["train_loss"]) for r in a["runs"]] == \
+        [(r["run"], r["test_acc"], r["history"]["train_loss"]) for r in b["runs"]]
