@@ -217,3 +217,22 @@ def test_same_seed_same_initial_weights():
     c = create_model("lenet").state_dict()
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
     assert not np.array_equal(a["features.0.weight"].numpy(), c["features.0.weight"].numpy())
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=5, padding=2), dict(kernel_size=3, stride=2),
+                                dict(kernel_size=3, padding=[1, 2]), dict(kernel_size=1, groups=2),
+                                dict(kernel_size=3, padding="SAME", dilation=2)])
+def test_fast_bias_conv_equals_paddle_conv(kw):
+    """models.blocks.Conv2D (bias added as [C,1,1]) gives paddle.nn.Conv2D's outputs and gradients."""
+    from paddle_cnn.models.blocks import Conv2D
+    paddle.seed(1)
+    ref = nn.Conv2D(4, 6, **kw)
+    paddle.seed(1)
+    fast = Conv2D(4, 6, **kw)
+    x = paddle.randn([3, 4, 11, 9])
+    a, b = ref(x), fast(x)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for p, q in zip(ref.parameters(), fast.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5)

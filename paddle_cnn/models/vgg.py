@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import FeatureNet, flat_features
+from paddle_cnn.models.blocks import Conv2D, FeatureNet, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -41,7 +41,7 @@ def make_features(cfg, in_channels: int = 3, bn: str = "none") -> nn.Sequential:
         convs = [v for v in block if v != "M"]
         for i, v in enumerate(convs):
             width, drop = v if isinstance(v, tuple) else (v, 0.0)
-            layers.append(nn.Conv2D(c, width, 3, padding=1))
+            layers.append(Conv2D(c, width, 3, padding=1))
             if bn == "all":
                 layers += [nn.BatchNorm2D(width), nn.ReLU()]
             elif bn == "article003" and ((b, i) in ARTICLE003_BN_AT or (b, i - len(convs)) in ARTICLE003_BN_AT):
