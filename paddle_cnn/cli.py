@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -131,7 +132,13 @@ def cmd_bench(args) -> int:
     if args.json:
         atomic_write_text(args.json, json.dumps(r, indent=1))
     if args.write:
-        atomic_write_text(args.write, text)
+        kept = ""
+        if os.path.exists(args.write):  # keep the hand-written record of levers below the measured tables
+            with open(args.write, encoding="utf-8") as f:
+                old = f.read()
+            if "\n## Levers" in old:
+                kept = "\n" + old[old.index("\n## Levers") + 1:]
+        atomic_write_text(args.write, text + kept)
     print(text)
     return 0
 

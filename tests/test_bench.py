@@ -6,6 +6,7 @@ from paddle_cnn.cli import main
 
 def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     j, md = tmp_path / "b.json", tmp_path / "BENCHMARKS.md"
+    md.write_text("# old\n\n## Levers\n\n1. a lever we measured\n")
     assert main(["bench", "--tiny", "--json", str(j), "--write", str(md)]) == 0
     r = json.loads(j.read_text())
     t = r["training"]
@@ -16,3 +17,4 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     assert r["demo_peak_rss_mb"]["exit_code"] == 0 and r["demo_peak_rss_mb"]["peak_rss_mb"] > 50
     text = md.read_text()
     assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text
+    assert text.endswith("## Levers\n\n1. a lever we measured\n") and "# old" not in text  # record kept
