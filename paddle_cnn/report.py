@@ -42,6 +42,23 @@ class Table:
         return f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _pyplot(path):
+    """matplotlib.pyplot, headless when the figure goes to a file."""
+    import matplotlib
+    if path:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _finish(fig, path, dpi=110):
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=dpi)
+        _pyplot(path).close(fig)
+    return fig
+
+
 def _family(name: str) -> str:
     for prefix in ("lenet", "convpool", "alexnet", "vgg16_cifar", "vgg", "googlenet", "cnn"):
         if name.startswith(prefix):
@@ -53,11 +70,7 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
     """Log-log scatter of parameters against MACs, coloured by family; models at (almost) the same point share
     one label."""
     import math
-
-    import matplotlib
-    if path and ax is None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(path if ax is None else None)
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 6.5))
@@ -90,9 +103,7 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     if fig is not None:
-        fig.tight_layout()
-        if path:
-            fig.savefig(path, dpi=120)
+        _finish(fig, path, dpi=120)
     return ax
 
 
@@ -122,10 +133,12 @@ def roughness(values) -> float:
     return float(np.std(np.diff(v))) if len(v) > 2 else float("nan")
 
 
-def _metric(run: dict, metric: str):
-    if metric in ("eval_loss",):
-        return roughness(run["history"]["eval_loss"])
-    return run.get(metric)
+def _metric(run: dict, claim) -> float:
+    """The per-run figure a claim is judged on: the run's metric, or for 'smoother' the roughness of the
+    metric's curve."""
+    if claim.kind == "smoother":
+        return roughness(run["history"][claim.metric])
+    return run.get(claim.metric)
 
 
 def summarize(results) -> list[dict]:
@@ -165,11 +178,11 @@ def verdicts(exp, results) -> list[dict]:
             continue
         if profile == "smoke":
             row["reason"] = "smoke profile: 2 short epochs on a tiny subset (or generated data)"
-            m, _, _ = _stats([_metric(r, c.metric) for r in runs])
+            m, _, _ = _stats([_metric(r, c) for r in runs])
             row["ours"] = round(m, 4) if not math.isnan(m) else None
             out.append(row)
             continue
-        a, sa, na = _stats([_metric(r, c.metric) for r in runs])
+        a, sa, na = _stats([_metric(r, c) for r in runs])
         note = "" if profile == "full" else f"{profile} profile, not the article's settings; "
         if c.kind == "value":
             row["ours"] = f"{a:.4f} ± {sa:.4f}"
@@ -186,7 +199,7 @@ def verdicts(exp, results) -> list[dict]:
             row["verdict"] = "reproduced" if ok else "not reproduced"
             row["reason"] = note + f"chance is {chance:.3f}; {'stays' if ok else 'rises'} within 5 points of it"
         else:  # better / smoother / delta: a difference of means with its spread over seeds
-            b, sb, nb = _stats([_metric(r, c.metric) for r in other])
+            b, sb, nb = _stats([_metric(r, c) for r in other])
             diff = (b - a) if c.kind == "smoother" else (a - b)  # positive = the claim's direction
             se = math.sqrt((sa ** 2 / na if na > 1 else 0) + (sb ** 2 / nb if nb > 1 else 0))
             what = "roughness (std of epoch-to-epoch eval-loss changes)" if c.kind == "smoother" else c.metric
@@ -210,11 +223,8 @@ def verdicts(exp, results) -> list[dict]:
 
 def plot_curves(results, path: str | None = None):
     """Eval accuracy and loss per epoch, mean and min-max band over seeds, one line per run label."""
-    import matplotlib
-    if path:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import numpy as np
+    plt = _pyplot(path)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for label, runs in _by_label(results).items():
         for ax, key in zip(axes, ("eval_acc", "eval_loss")):
@@ -231,19 +241,12 @@ def plot_curves(results, path: str | None = None):
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{results['experiment']} ({results['profile']} profile, mean and range over seeds)")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path)
 
 
 def plot_final(results, path: str | None = None):
     """Final test accuracy per run label, mean with std error bars over seeds."""
-    import matplotlib
-    if path:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(path)
     groups = _by_label(results)
     labels = list(groups)
     stats = [_stats([r["test_acc"] for r in groups[k]]) for k in labels]
@@ -258,11 +261,7 @@ def plot_final(results, path: str | None = None):
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{results['experiment']}: final test accuracy ({results['profile']})")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path)
 
 
 def results_markdown(results) -> str:

@@ -3,11 +3,8 @@ results.md and the plots. `resume=True` skips finished runs and resumes the inte
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-
-import numpy as np
 
 from paddle_cnn import device
 from paddle_cnn.checkpoint import atomic_write_text
@@ -30,7 +27,7 @@ def check_writable(folder: str) -> None:
         raise ValueError(f"cannot write to {folder} ({e.strerror or e}); choose another --logdir") from None
 
 
-def _data(exp_name, s, profile, data_dir, folder, cache, notes):
+def _data(s, profile, data_dir, folder, cache, notes):
     """Splits for a run's settings; under smoke, generated files in the real format when the set is missing."""
     name, size = s["dataset"], s.get("input_size") if s["dataset"] == "caltech16" else None
     key = (name, size)
@@ -78,13 +75,6 @@ class RunLock:
         self.f.close()
 
 
-def _mean_std(xs):
-    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
-    if not xs:
-        return float("nan"), float("nan")
-    return float(np.mean(xs)), float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0
-
-
 def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_dir: str | None = None,
                    logdir: str = "logs", resume: bool = False, progress: bool | None = None, log=print) -> dict:
     exp = get_experiment(name)
@@ -113,7 +103,7 @@ def _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log) ->
             results["runs"] = old.get("runs", [])
             results["timing"] = old.get("timing")
             results["notes"] = old.get("notes", results["notes"])
-    if exp.name == "layer-arithmetic":
+    if not exp.runs:  # layer-arithmetic: no training
         return _arithmetic(exp, results, folder, path)
     done = {r["run"] for r in results["runs"]}
     cache: dict = {}
@@ -124,7 +114,7 @@ def _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log) ->
             if key in done:
                 log(f"{key}: finished earlier, kept")
                 continue
-            splits = _data(exp.name, s, profile, data_dir, folder, cache, results["notes"])
+            splits = _data(s, profile, data_dir, folder, cache, results["notes"])
             results["runs"].append(_one_run(exp, run, s, seed, key, splits, folder, resume, progress, log))
             results["claims"] = report.verdicts(exp, results)
             atomic_write_text(path, json.dumps(results, indent=1))
@@ -145,9 +135,8 @@ def _one_run(exp, run, s, seed, key, splits, folder, resume, progress, log) -> d
     from paddle_cnn.models import create_model
     from paddle_cnn.train import evaluate, fit
     train = splits["train"].subset(s.get("train_subset"), seed=0)
-    held = splits.get("eval", splits["test"])
     test = splits["test"].subset(s.get("test_subset"), seed=0)
-    held = held.subset(s.get("test_subset"), seed=0) if "eval" in splits else test
+    held = splits["eval"].subset(s.get("test_subset"), seed=0) if "eval" in splits else test
     c = s.get("in_channels") or train.shape[0]
     hw = s.get("input_size") or train.shape[1]
     device.seed_everything(seed)
@@ -159,15 +148,14 @@ def _one_run(exp, run, s, seed, key, splits, folder, resume, progress, log) -> d
     t0 = time.perf_counter()
     hist = fit(model, train, held, seed=seed, logdir=folder, run_name=key,
                checkpoint_dir=os.path.join(folder, "_checkpoints", key), resume=resume,
-               input_size=hw if hw != train.shape[1] else None, in_channels=c if c != train.shape[0] else None,
+               input_size=hw, in_channels=c,  # DeviceData resizes / adapts channels only where they differ
                model_name=run.model, progress=progress, log=log,
                hparams={"run": run.name, "dataset": s["dataset"], **{k: str(v) for k, v in run.model_kw.items()}},
                **kw)
     seconds = time.perf_counter() - t0
     if "eval" in splits:  # caltech: the held-out eval split guided nothing, test once at the end
         from paddle_cnn.data import DeviceData
-        ev = evaluate(model, DeviceData(test, size=None if hw == test.shape[1] else hw,
-                                        channels=None if c == test.shape[0] else c))
+        ev = evaluate(model, DeviceData(test, size=hw, channels=c))
         test_acc, test_top2 = ev["acc"], ev["top2"]
     else:
         test_acc, test_top2 = hist["eval_acc"][-1], hist["eval_top2"][-1]

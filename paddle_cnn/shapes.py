@@ -52,25 +52,31 @@ def _ctrunc(a: int, b: int) -> int:
     return q if a >= 0 else -q
 
 
-def _fmt(shape: Sequence[int]) -> str:
+def fmt_shape(shape: Sequence[int]) -> str:
+    """(3, 224, 224) -> '3x224x224'."""
     return "x".join(str(int(s)) for s in shape)
 
 
 def _step(pair) -> str:
-    return str(pair[0]) if pair[0] == pair[1] else _fmt(pair)
+    return str(pair[0]) if pair[0] == pair[1] else fmt_shape(pair)
 
 
-def _describe(layer: nn.Layer) -> str:
-    """'Conv2D 5x5, stride 1, padding 0' and the like, for messages and tables."""
-    t = type(layer).__name__
+def layer_config(layer: nn.Layer) -> str:
+    """'5x5, stride 1, padding 0' for convs and pools, '' for other layers."""
     if isinstance(layer, nn.Conv2D):
         k, s = _pair(layer._kernel_size), _pair(layer._stride)
-        return f"{t} {k[0]}x{k[1]}, stride {_step(s)}, padding {_pad_text(layer)}"
+        return f"{k[0]}x{k[1]}, stride {_step(s)}, padding {_pad_text(layer)}"
     if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D)):
         k = _pair(layer.ksize)
         s = _pair(layer.stride if layer.stride is not None else layer.ksize)
-        return f"{t} {k[0]}x{k[1]}, stride {_step(s)}, padding {layer.padding}"
-    return t
+        return f"{k[0]}x{k[1]}, stride {_step(s)}, padding {layer.padding}"
+    return ""
+
+
+def describe(layer: nn.Layer) -> str:
+    """'Conv2D 5x5, stride 1, padding 0' and the like, for messages."""
+    config = layer_config(layer)
+    return f"{type(layer).__name__} {config}" if config else type(layer).__name__
 
 
 def _pad_text(conv) -> str:
@@ -81,12 +87,8 @@ def _pad_text(conv) -> str:
     return str(t) if len({t, b, l, r}) == 1 else f"{t},{b},{l},{r}"
 
 
-def describe(layer: nn.Layer) -> str:
-    return _describe(layer)
-
-
 def _fail(name: str, layer: nn.Layer, in_shape, why: str) -> ShapeError:
-    return ShapeError(f"layer '{name}' ({_describe(layer)}) cannot take input {_fmt(in_shape)}: {why}")
+    return ShapeError(f"layer '{name}' ({describe(layer)}) cannot take input {fmt_shape(in_shape)}: {why}")
 
 
 def _conv_out(name, layer: nn.Conv2D, in_shape):
@@ -108,7 +110,7 @@ def _conv_out(name, layer: nn.Conv2D, in_shape):
     oh, ow = (nh // sh + 1, nw // sw + 1)
     if nh < 0 or nw < 0 or oh <= 0 or ow <= 0:
         raise _fail(name, layer, in_shape,
-                    f"the output would be {_fmt((nh // sh + 1, nw // sw + 1))} (the {ekh}x{ekw} kernel does not fit "
+                    f"the output would be {fmt_shape((nh // sh + 1, nw // sw + 1))} (the {ekh}x{ekw} kernel does not fit "
                     f"the {h + t + b}x{w + l + r} padded input); use a larger input, more padding, or drop the layer")
     return layer._out_channels, oh, ow
 
@@ -132,7 +134,7 @@ def _pool_out(name, layer, in_shape):
     oh, ow = _ctrunc(nh, sh) + 1, _ctrunc(nw, sw) + 1
     if oh <= 0 or ow <= 0:
         raise _fail(name, layer, in_shape,
-                    f"the output would be {_fmt((oh, ow))} (a {kh}x{kw} window with stride {sh} does not fit "
+                    f"the output would be {fmt_shape((oh, ow))} (a {kh}x{kw} window with stride {sh} does not fit "
                     f"{h + t + b}x{w + l + r}); use a larger input or drop the pooling layer")
     return c, oh, ow
 

@@ -1,8 +1,8 @@
 """`fit`: the one training engine of the suite.
 
 What it does, in order of what a user would notice:
-- data resident on the device (data.DeviceData), batches by index, metrics accumulated on the device: the host
-  syncs only every `sync_every` steps (progress, NaN check, VisualDL batch loss) and at epoch end;
+- data resident on the device (data.DeviceData), batches by index, losses kept on the device and read in one
+  transfer every `sync_every` steps (progress, NaN check naming the exact step, VisualDL batch loss);
 - per epoch: train loss/accuracy, eval loss/accuracy/top-2, learning rate, images/s, seconds; logged to VisualDL
   (one folder per run, hparams at the end) and shown as a tqdm bar, or one line per epoch when not interactive;
 - a checkpoint per epoch (paddle_cnn.checkpoint: atomic, safetensors + JSON); resume=True continues from the
@@ -25,7 +25,6 @@ import paddle
 import paddle.nn.functional as F
 
 from paddle_cnn import checkpoint as ckpt
-from paddle_cnn.data.common import ImageSet
 from paddle_cnn.data.loader import DeviceData, epoch_order
 from paddle_cnn.device import is_gpu
 
@@ -165,7 +164,7 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
     writer = _writer(logdir, run_name) if rank == 0 and logdir else None
     if writer is not None and pending and _last_logged_epoch(writer) < start:
         _flush(writer, start, pending["row"], pending["batch"])  # killed between checkpoint and log: log it once
-    steps_per_epoch = len(epoch_order(len(train), batch_size, None, limit=max_batches))
+    steps_per_epoch = min(math.ceil(len(train) / batch_size), max_batches or math.inf)
     show_bar = (_interactive() if progress is None else progress) and rank == 0
     try:
         for epoch in range(start, epochs):
@@ -173,10 +172,9 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             paddle.seed(seed * 100_003 + epoch)  # dropout of this epoch
             t0 = time.perf_counter()
             net.train()
-            loss_sum = paddle.zeros([1], "float32")
+            loss_total, seen = 0.0, 0
             correct = paddle.zeros([1], "int64")
-            seen = 0
-            first_bad = paddle.full([1], -1, "int64")  # first step of this epoch with a non-finite loss
+            window, sizes = [], []  # losses (on the device) and batch sizes since the last host sync
             batch_points = []  # (global step, loss): logged with the epoch, after its checkpoint
             batches = epoch_order(len(train), batch_size, rng, rank, world, max_batches)
             bar = _bar(show_bar, steps_per_epoch, f"epoch {epoch + 1}/{epochs}")
@@ -199,28 +197,29 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                     loss.backward()
                     opt.step()
                 opt.clear_grad()
-                lv = loss.detach().reshape([1])
-                first_bad = paddle.where((first_bad < 0) & ~paddle.isfinite(lv),
-                                         paddle.full([1], step, "int64"), first_bad)
-                loss_sum += lv * len(idx)
+                window.append(loss.detach().reshape([1]))
+                sizes.append(len(idx))
                 correct += (out.argmax(axis=1) == y).astype("int64").sum().reshape([1])
                 seen += len(idx)
-                if (step + 1) % sync_every == 0 or step + 1 == len(batches):
-                    bad = int(first_bad.item())
-                    if bad >= 0:
-                        raise NonFiniteLoss(_nan_message(epoch, bad, checkpoint_dir))
-                    value = float(loss.item())
+                if (step + 1) % sync_every == 0 or step + 1 == len(batches):  # one host sync per window
+                    vals = paddle.concat(window).numpy().astype(np.float64)
+                    bad = np.flatnonzero(~np.isfinite(vals))
+                    if bad.size:
+                        raise NonFiniteLoss(_nan_message(epoch, step - len(vals) + 1 + int(bad[0]), checkpoint_dir))
+                    loss_total += float(vals @ np.asarray(sizes, dtype=np.float64))
+                    value = float(vals[-1])
+                    window.clear()
+                    sizes.clear()
                     batch_points.append((epoch * steps_per_epoch + step + 1, value))
                     if bar is not None:
                         bar.set_postfix(loss=f"{value:.4f}", refresh=False)
                 if bar is not None:
                     bar.update(1)
             if world > 1:
-                seen_t = _allreduce(paddle.to_tensor([seen], dtype="int64"))
-                _allreduce(loss_sum)
+                totals = _allreduce(paddle.to_tensor([loss_total, float(seen)], dtype="float64"))
                 _allreduce(correct)
-                seen = int(seen_t.item())
-            train_loss, train_acc = float(loss_sum.item()) / max(seen, 1), int(correct.item()) / max(seen, 1)
+                loss_total, seen = float(totals[0].item()), int(totals[1].item())
+            train_loss, train_acc = loss_total / max(seen, 1), int(correct.item()) / max(seen, 1)
             ev = evaluate(net, evald, eval_batch_size, rank, world) if evald is not None else \
                 {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
             seconds = time.perf_counter() - t0

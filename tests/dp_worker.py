@@ -1,6 +1,5 @@
 """Worker for the data-parallel test: each rank trains with `fit` and saves its final weights."""
 import os
-import zlib  # noqa: F401  (before paddle: see paddle_cnn/__init__.py)
 
 import numpy as np
 

@@ -1,6 +1,5 @@
 """Every loader on files in the real on-disk formats; bad files get one clear line."""
 import gzip
-import io
 import os
 import pickle
 import time
@@ -8,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from paddle_cnn.data.fake import make_aistudio_lists, make_caltech_folders, make_cifar_tarball, make_mnist, write_idx
+from paddle_cnn.data.fake import make_aistudio_lists, make_caltech_folders, make_cifar_tarball, make_mnist
 from paddle_cnn.data import DataError, DeviceData, load_dataset, prepare
 from paddle_cnn.data.caltech import CLASSES
 from paddle_cnn.data.common import download

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from paddle_cnn.cli import main
-from paddle_cnn.experiments import EXPERIMENTS, PROFILES, get_experiment, settings
+from paddle_cnn.experiments import EXPERIMENTS, PROFILES, settings
 from paddle_cnn.models import list_models
 from paddle_cnn.runner import run_experiment
 

@@ -61,6 +61,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
 
 def test_sigint_exits_130_with_a_resume_hint_and_resume_completes(tmp_path):
     ref = _run(tmp_path / "ref")
+    assert ref.returncode == 0, ref.stderr
     stopped = _run(tmp_path / "int", kill_at="lenet-s0:2:2:2")  # SIGINT (Ctrl-C) in epoch 2 of the first run
     assert stopped.returncode == 130
     last = stopped.stderr.strip().splitlines()[-1]

@@ -3,21 +3,14 @@ JPEGs, AI Studio list files). The tests use them to drive the loaders through th
 smoke profile uses them when a data set is not present locally (and says so in its results).
 
 The images are synthetic but learnable: each class has its own colour/bar pattern plus noise."""
-import gzip
 import io
 import os
 import pickle
-import struct
 import tarfile
 
 import numpy as np
 
-
-def write_idx(path, array):
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.tobytes())
+from paddle_cnn.data.mnist import write_idx
 
 
 def make_mnist(folder, n_train=40, n_test=20, seed=0):

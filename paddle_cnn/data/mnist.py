@@ -25,6 +25,19 @@ def _paddle_urls() -> dict:
                                                       (P.TEST_LABEL_URL, P.TEST_LABEL_MD5))}
 
 
+def write_idx(path: str, array: np.ndarray) -> None:
+    """Write unsigned bytes in the idx format: magic (0x0000, type 0x08, ndim), big-endian int32 dims, the bytes;
+    gzip-compressed when path ends in .gz, with mtime 0 so the file is byte-for-byte reproducible."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    blob = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    if path.endswith(".gz"):
+        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+            f.write(blob)
+    else:
+        with open(path, "wb") as f:
+            f.write(blob)
+
+
 def read_idx(path: str) -> np.ndarray:
     """Parse an idx(.gz) file of unsigned bytes; DataError for a missing, truncated or malformed file."""
     if not os.path.exists(path):
