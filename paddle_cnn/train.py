@@ -26,7 +26,7 @@ import paddle.nn.functional as F
 
 from paddle_cnn import checkpoint as ckpt
 from paddle_cnn.data.loader import DeviceData, epoch_order
-from paddle_cnn.device import is_gpu
+from paddle_cnn.device import current_threads, is_gpu, set_threads, threads_for_step
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 # fault injection for the crash tests: "RUN:EPOCH:STEP:SIGNAL" sends the process SIGNAL at that training step
@@ -125,13 +125,14 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
         resume: bool = False, augment=(), input_size=None, in_channels: int | None = None,
         amp: bool = False, amp_dtype: str = "float16", eval_batch_size: int = 500, max_batches: int | None = None,
         sync_every: int = 20, progress: bool | None = None, hparams: dict | None = None,
-        model_name: str = "", log=print, on_epoch_end=None) -> dict:
+        model_name: str = "", log=print, on_epoch_end=None, threads: int | None = None) -> dict:
     """Train `model` on `train_set` (ImageSet or DeviceData) and evaluate on `eval_set` after every epoch.
 
     Returns the per-epoch history: lists under HISTORY_KEYS (eval_* are NaN without an eval set).
     input_size / in_channels resize and adapt the images on the device (e.g. MNIST to 3x224x224 for AlexNet).
     max_batches limits the batches per epoch (smoke runs). on_epoch_end(epoch, row) is called after each epoch's
-    checkpoint and logs (1-based epoch). Everything else: see the module docstring.
+    checkpoint and logs (1-based epoch). threads: CPU threads for this run (default: device.threads_for_step,
+    one thread for small steps such as LeNet's; restored afterwards). Everything else: see the module docstring.
     """
     _validate(epochs, batch_size, optimizer, lr_schedule, lr)
     rank, world = _dist()
@@ -166,6 +167,9 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
         _flush(writer, start, pending["row"], pending["batch"])  # killed between checkpoint and log: log it once
     steps_per_epoch = min(math.ceil(len(train) / batch_size), max_batches or math.inf)
     show_bar = (_interactive() if progress is None else progress) and rank == 0
+    threads_before = current_threads()
+    if not is_gpu():
+        set_threads(threads or threads_for_step(_step_macs(model, train.sample_shape, batch_size // world)))
     try:
         for epoch in range(start, epochs):
             rng = np.random.RandomState((seed * 100_003 + epoch) % 2**32)  # order, crops, flips of this epoch
@@ -246,9 +250,19 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                                                           batch_size=batch_size, epochs=epochs, seed=seed,
                                                           lr_schedule=lr_schedule, weight_decay=weight_decay))
     finally:
+        set_threads(threads_before)
         if writer is not None:
             writer.close()
     return history
+
+
+def _step_macs(model, sample_shape, batch_size: int) -> float | None:
+    """Forward multiply-accumulates of one training step (None when the model cannot be tabulated)."""
+    from paddle_cnn.analysis import layer_table
+    try:
+        return float(layer_table(model, sample_shape).totals["macs"]) * batch_size
+    except Exception:  # any model layer_table cannot run: keep the default threads
+        return None
 
 
 def _validate(epochs, batch_size, optimizer, lr_schedule, lr):

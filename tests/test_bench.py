@@ -12,9 +12,16 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     t = r["training"]
     assert t["hapi_s_per_epoch"] > 0 and t["ours_s_per_epoch"] > 0
     assert abs(t["speedup"] - t["hapi_s_per_epoch"] / t["ours_s_per_epoch"]) < 1e-9
+    assert t["hapi_s_per_epoch"] == min(t["hapi_s_per_epoch_by_threads"].values())  # the faster hapi is compared
+    assert "1" in t["hapi_s_per_epoch_by_threads"]  # paddle's own default, one thread, is always measured
+    assert 0 < t["floor_s_per_epoch"] and abs(t["speedup_ceiling"] * t["floor_s_per_epoch"] - t["hapi_s_per_epoch"]) < 1e-9
+    for b in r["breakdown"]:  # every layer type of the model is accounted for, and the rest of the step
+        assert {"Conv2D", "MaxPool2D"} <= {x["type"] for x in b["types"]} and b["types"][-1]["type"].startswith("rest")
+        assert abs(sum(x["seconds"] for x in b["types"]) - b["step_s"]) < 1e-9 and b["best_conv"]["gflops"] > 0
     assert r["matmul_peak_gflops"] > 0 and all(e["fraction_of_peak"] > 0 for e in r["efficiency"])
     assert [m["model"] for m in r["models"]] == ["lenet", "convpool3"]
     assert r["demo_peak_rss_mb"]["exit_code"] == 0 and r["demo_peak_rss_mb"]["peak_rss_mb"] > 50
     text = md.read_text()
-    assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text
+    assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text and "Ceiling" in text
+    assert "Fastest convolution" in text
     assert text.endswith("## Levers\n\n1. a lever we measured\n") and "# old" not in text  # record kept

@@ -43,3 +43,37 @@ def test_seed_everything_repeats_all_generators():
 
 def test_setup_returns_device():
     assert device.setup(seed=1) in ("cpu", "gpu")
+
+
+def test_threads_for_step_policy(monkeypatch):
+    monkeypatch.delenv("PADDLE_CNN_THREADS", raising=False)
+    monkeypatch.setattr(device, "_user_omp", None)
+    assert device.threads_for_step(27e6) == 1  # lenet, batch 64
+    assert device.threads_for_step(40e9) == device.available_cores()  # vgg16_cifar, batch 128
+    assert device.threads_for_step(None) == device.available_cores()  # unknown work: all cores
+    monkeypatch.setenv("PADDLE_CNN_THREADS", "3")
+    assert device.threads_for_step(27e6) == 3  # the user's choice wins
+
+
+def test_fit_trains_small_models_on_one_thread_and_restores(monkeypatch):
+    """fit picks its threads from the step's MACs and gives the previous count back, also after an error."""
+    from paddle_cnn.data.common import ImageSet
+    from paddle_cnn.models import create_model
+    from paddle_cnn.train import fit
+    monkeypatch.delenv("PADDLE_CNN_THREADS", raising=False)
+    monkeypatch.setattr(device, "_user_omp", None)
+    device.set_threads(2)
+    seen = []
+    rng = np.random.RandomState(0)
+    data = ImageSet(rng.randint(0, 256, (64, 1, 28, 28)).astype(np.uint8), rng.randint(0, 10, 64), list("0123456789"))
+    fit(create_model("lenet"), data, epochs=1, batch_size=32, progress=False, log=lambda *a: None,
+        on_epoch_end=lambda e, row: seen.append(device.current_threads()))
+    assert seen == [1] and device.current_threads() == 2
+    fit(create_model("lenet"), data, epochs=1, batch_size=32, progress=False, log=lambda *a: None, threads=2,
+        on_epoch_end=lambda e, row: seen.append(device.current_threads()))
+    assert seen == [1, 2]
+    with pytest.raises(RuntimeError):
+        fit(create_model("lenet"), data, epochs=1, batch_size=32, progress=False, log=lambda *a: None,
+            on_epoch_end=lambda e, row: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert device.current_threads() == 2
+    device.set_threads()

@@ -219,20 +219,31 @@ def test_same_seed_same_initial_weights():
     assert not np.array_equal(a["features.0.weight"].numpy(), c["features.0.weight"].numpy())
 
 
-@pytest.mark.parametrize("kw", [dict(kernel_size=5, padding=2), dict(kernel_size=3, stride=2),
-                                dict(kernel_size=3, padding=[1, 2]), dict(kernel_size=1, groups=2),
-                                dict(kernel_size=3, padding="SAME", dilation=2)])
-def test_fast_bias_conv_equals_paddle_conv(kw):
-    """models.blocks.Conv2D (bias added as [C,1,1]) gives paddle.nn.Conv2D's outputs and gradients."""
-    from paddle_cnn.models.blocks import Conv2D
+@pytest.mark.parametrize("kw,hw", [(dict(kernel_size=5, padding=2), (11, 9)), (dict(kernel_size=3, stride=2), (11, 9)),
+                                   (dict(kernel_size=3, padding=[1, 2]), (11, 9)), (dict(kernel_size=1, groups=2), (11, 9)),
+                                   (dict(kernel_size=3, padding="SAME", dilation=2), (11, 9)),
+                                   # small outputs: the batch-wide GEMM path
+                                   (dict(kernel_size=3, padding=1), (2, 2)), (dict(kernel_size=3, stride=2), (5, 5)),
+                                   (dict(kernel_size=1), (1, 3)), (dict(kernel_size=[2, 3], padding=[1, 0]), (2, 3))])
+def test_fast_conv_equals_paddle_conv(kw, hw):
+    """models.blocks.Conv2D (bias added as [C,1,1]; one GEMM over the batch for small outputs) gives
+    paddle.nn.Conv2D's outputs and gradients, for the input as well as the parameters."""
+    from paddle_cnn.models.blocks import GEMM_MAX_PIXELS, Conv2D
     paddle.seed(1)
     ref = nn.Conv2D(4, 6, **kw)
     paddle.seed(1)
     fast = Conv2D(4, 6, **kw)
-    x = paddle.randn([3, 4, 11, 9])
-    a, b = ref(x), fast(x)
+    x = paddle.randn([3, 4, *hw])
+    x.stop_gradient = False
+    a = ref(x)
+    gx_ref = paddle.grad(a.square().sum(), x)[0].numpy()
+    b = fast(x)
+    assert fast._gemm_ok(x) == (a.shape[2] * a.shape[3] <= GEMM_MAX_PIXELS and kw.get("groups", 1) == 1
+                                and "dilation" not in kw)
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
-    a.square().sum().backward()
-    b.square().sum().backward()
+    gx = paddle.grad(b.square().sum(), x)[0].numpy()
+    np.testing.assert_allclose(gx_ref, gx, rtol=1e-4, atol=1e-5)
+    ref(x).square().sum().backward()
+    fast(x).square().sum().backward()
     for p, q in zip(ref.parameters(), fast.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5)
