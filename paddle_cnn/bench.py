@@ -110,7 +110,22 @@ def layer_breakdown(name: str, batch_size: int = 128, input_shape=(3, 32, 32), s
 
     Returns {"step_s", "types": [{"type", "seconds", "share_of_step", "gflops"}], "best_conv": {...}}; the
     remainder (step minus the layers) is the loss, optimizer and framework. GFLOP/s = 6 x MACs x batch / s."""
-    model, _ = _model_and_macs(name, input_shape)
+    from paddle_cnn.device import cpu_threads, threads_for_step
+    model, macs = _model_and_macs(name, input_shape)
+    with cpu_threads(threads_for_step(macs * batch_size)):  # the threads the whole step runs with
+        by_type, best = _time_layers(model, name, input_shape, batch_size, steps)
+    step = train_step_gflops(name, batch_size, steps, input_shape)["seconds_per_step"]
+    types = [{"type": k, "seconds": v[0], "share_of_step": v[0] / step,
+              "gflops": 6 * v[1] * batch_size / v[0] / 1e9 if v[1] else None}
+             for k, v in sorted(by_type.items(), key=lambda kv: -kv[1][0])]
+    rest = step - sum(v[0] for v in by_type.values())
+    types.append({"type": "rest (loss, optimizer, framework)", "seconds": rest, "share_of_step": rest / step,
+                  "gflops": None})
+    return {"model": name, "batch": batch_size, "step_s": step, "types": types, "best_conv": best}
+
+
+def _time_layers(model, name, input_shape, batch_size, steps):
+    """{layer type: [seconds, MACs]} summed over the model's layers, and the fastest convolution."""
     from paddle_cnn.analysis import layer_table
     layers = dict(model.named_sublayers())
     model.train()
@@ -136,14 +151,7 @@ def layer_breakdown(name: str, batch_size: int = 128, input_shape=(3, 32, 32), s
             if best is None or gf > best["gflops"]:
                 best = {"layer": row.name, "config": row.config, "input": "x".join(map(str, row.input_shape)),
                         "gflops": gf}
-    step = train_step_gflops(name, batch_size, steps, input_shape)["seconds_per_step"]
-    types = [{"type": k, "seconds": v[0], "share_of_step": v[0] / step,
-              "gflops": 6 * v[1] * batch_size / v[0] / 1e9 if v[1] else float("nan")}
-             for k, v in sorted(by_type.items(), key=lambda kv: -kv[1][0])]
-    rest = step - sum(v[0] for v in by_type.values())
-    types.append({"type": "rest (loss, optimizer, framework)", "seconds": rest, "share_of_step": rest / step,
-                  "gflops": float("nan")})
-    return {"model": name, "batch": batch_size, "step_s": step, "types": types, "best_conv": best}
+    return by_type, best
 
 
 def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limit: int | None = None) -> dict:
@@ -297,7 +305,8 @@ def _cpu_model() -> str:
 def _breakdown_lines(b: dict, peak: float) -> list[str]:
     from paddle_cnn.report import Table
     best = b["best_conv"]
-    rows = [dict(t, fraction_of_peak=t["gflops"] / peak) for t in b["types"]]
+    rows = [dict(t, gflops=t["gflops"] or "", fraction_of_peak=t["gflops"] / peak if t["gflops"] else "")
+            for t in b["types"]]
     return [f"Where a {b['model']} train step (batch {b['batch']}, {b['step_s']:.3g} s) goes, every layer timed "
             "alone (forward + backward) and summed by type; 'rest' is the step minus the layers (negative: "
             "timing noise):", "",

@@ -73,7 +73,8 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
     from safetensors.numpy import save_file
     os.makedirs(ckpt_dir, exist_ok=True)
     epoch = int(state["epoch"])
-    final = os.path.join(ckpt_dir, f"epoch-{epoch:04d}")
+    step = (state.get("partial") or {}).get("step")  # interrupted inside epoch + 1 after this many steps
+    final = os.path.join(ckpt_dir, f"epoch-{epoch:04d}" + (f"-step-{int(step):06d}" if step is not None else ""))
     tmp = tempfile.mkdtemp(dir=ckpt_dir, prefix=f".tmp-epoch-{epoch:04d}-")
     try:
         weights = {k: _to_numpy(v) for k, v in _unwrap(model).state_dict().items()}
@@ -88,15 +89,38 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
         if os.path.exists(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
+    except Exception as e:  # disk full, file too large, ...: the previous checkpoint stays as it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[0]
+        raise CheckpointError(f"could not write the checkpoint {final} ({why}); the previous one is kept: free "
+                              "space (or choose another --logdir) and resume") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     atomic_write_text(os.path.join(ckpt_dir, "latest.json"),
                       json.dumps({"format": FORMAT, "epoch": epoch, "path": os.path.basename(final)}))
     old = sorted(d for d in os.listdir(ckpt_dir) if d.startswith("epoch-") and d != os.path.basename(final))
+    if step is None:  # a finished epoch supersedes the interrupted states before it
+        for d in [d for d in old if "-step-" in d]:
+            shutil.rmtree(os.path.join(ckpt_dir, d), ignore_errors=True)
+        old = [d for d in old if "-step-" not in d]
     for d in old[:max(0, len(old) - (keep - 1))]:
         shutil.rmtree(os.path.join(ckpt_dir, d), ignore_errors=True)
     return final
+
+
+def check_space(ckpt_dir: str, model, opt_slots: int = 2, keep: int = 2) -> None:
+    """Before training: refuse with one line when the disk cannot hold this run's checkpoints (keep + 1
+    copies of the weights and `opt_slots` optimizer arrays per weight at the moment a new one is written)."""
+    per_copy = sum(int(np.prod(v.shape)) * 4 for v in _unwrap(model).state_dict().values()) * (1 + opt_slots)
+    need = per_copy * (keep + 1) + (16 << 20)  # + logs and results
+    folder = os.path.abspath(ckpt_dir)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise CheckpointError(f"only {free / 2**20:.0f} MB free on the disk of {ckpt_dir}; this run's checkpoints "
+                              f"need about {need / 2**20:.0f} MB: free space or choose another --logdir")
 
 
 def _jsonable(obj):
@@ -144,15 +168,18 @@ def read_weights(path: str) -> tuple[dict, dict]:
 def load_into(model, weights: dict, source: str) -> None:
     """Copy arrays into the model after checking names and shapes: a mismatch names the parameter."""
     target = _unwrap(model).state_dict()
-    missing = [k for k in target if k not in weights]
-    extra = [k for k in weights if k not in target]
+    def weights_first(keys):  # name a layer's weight rather than its bias
+        return sorted(keys, key=lambda k: (not k.endswith("weight"), k))
+    missing = weights_first(k for k in target if k not in weights)
+    extra = weights_first(k for k in weights if k not in target)
     for k, v in target.items():
         if k in weights and tuple(weights[k].shape) != tuple(v.shape):
             raise CheckpointError(f"{source}: parameter {k} has shape {list(weights[k].shape)} in the checkpoint "
                                   f"but {list(v.shape)} in the model; it was saved from another model")
     if missing or extra:
-        what = f"lacks {missing[0]}" if missing else f"has {extra[0]}, which the model does not"
-        raise CheckpointError(f"{source}: the checkpoint {what}; it was saved from another model")
+        parts = ([f"lacks the model's {missing[0]} {list(target[missing[0]].shape)}"] if missing else []) + \
+                ([f"has {extra[0]} {list(weights[extra[0]].shape)}, which the model does not"] if extra else [])
+        raise CheckpointError(f"{source}: the checkpoint {' and '.join(parts)}; it was saved from another model")
     _unwrap(model).set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
 
 

@@ -98,9 +98,9 @@ def cmd_run(args) -> int:
     from paddle_cnn.runner import run_experiment
     try:
         results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
-    except KeyboardInterrupt:
-        print(f"paddle-cnn: interrupted; finished runs and epochs are saved in {args.logdir}/{args.experiment}; "
-              f"rerun the same command with --resume to continue", file=sys.stderr)
+    except KeyboardInterrupt as e:  # train.Interrupted says where it stopped and that it saved that state
+        where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {args.logdir}/{args.experiment}; "
+        print(f"paddle-cnn: interrupted: {where}rerun the same command with --resume to continue", file=sys.stderr)
         return 130
     folder = f"{args.logdir}/{results['experiment']}"
     if results.get("claims"):
@@ -151,6 +151,11 @@ def main(argv=None) -> int:
     except (ValueError, KeyError, FileNotFoundError) as e:  # ShapeError, UnknownModelError, bad values
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"paddle-cnn: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, file too large, permissions, mid-run
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"paddle-cnn: error: {e.strerror or e}{where}; finished epochs are kept: free space or choose "
+              "another --logdir, then rerun with --resume", file=sys.stderr)
         return 2
     except RuntimeError as e:  # NonFiniteLoss and the like: one line, no trace
         print(f"paddle-cnn: error: {str(e).splitlines()[0]}", file=sys.stderr)

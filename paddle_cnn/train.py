@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 
@@ -29,8 +30,8 @@ from paddle_cnn.data.loader import DeviceData, epoch_order
 from paddle_cnn.device import current_threads, is_gpu, set_threads, threads_for_step
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
-# fault injection for the crash tests: "RUN:EPOCH:STEP:SIGNAL" sends the process SIGNAL at that training step
-_KILL_AT = os.environ.get("PADDLE_CNN_KILL_AT", "")
+OPTIMIZER_SLOTS = {"adam": 2, "sgd": 0, "momentum": 1}  # state arrays per parameter
+_FAULT = os.environ.get("PADDLE_CNN_FAULT", "")  # see _fault_at
 SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
 HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
 
@@ -152,7 +153,7 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
     scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if use_amp and amp_dtype == "float16" else None
 
     history = {k: [] for k in HISTORY_KEYS}
-    start, pending = 0, None
+    start, pending, partial = 0, None, None
     if resume and checkpoint_dir and ckpt.latest(checkpoint_dir):
         state = ckpt.load(checkpoint_dir, model, opt)
         if state.get("model") and model_name and state["model"] != model_name:
@@ -160,8 +161,12 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
         history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
         start = int(state["epoch"])
         pending = state.get("pending_log")
+        partial = state.get("partial")
         if rank == 0:
-            log(f"resuming {run_name or model_name or 'run'} after epoch {start} from {checkpoint_dir}")
+            where = f"in epoch {start + 1} after step {partial['step']}" if partial else f"after epoch {start}"
+            log(f"resuming {run_name or model_name or 'run'} {where} from {checkpoint_dir}")
+    if rank == 0 and checkpoint_dir:  # a full disk is refused before anything of this run is written
+        ckpt.check_space(checkpoint_dir, model, opt_slots=OPTIMIZER_SLOTS[optimizer])
     writer = _writer(logdir, run_name) if rank == 0 and logdir else None
     if writer is not None and pending and _last_logged_epoch(writer) < start:
         _flush(writer, start, pending["row"], pending["batch"])  # killed between checkpoint and log: log it once
@@ -170,29 +175,50 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
     threads_before = current_threads()
     if not is_gpu():
         set_threads(threads or threads_for_step(_step_macs(model, train.sample_shape, batch_size // world)))
+    stop = _StopOnInterrupt(enabled=world == 1)
+
+    def save(epoch_done: int, extra: dict):
+        if rank == 0 and checkpoint_dir:
+            ckpt.save(checkpoint_dir, model, opt, {"epoch": epoch_done, "model": model_name, "seed": seed,
+                                                    "history": history, "run": run_name, **extra})
+
     try:
+        stop.__enter__()
         for epoch in range(start, epochs):
             rng = np.random.RandomState((seed * 100_003 + epoch) % 2**32)  # order, crops, flips of this epoch
-            paddle.seed(seed * 100_003 + epoch)  # dropout of this epoch
-            t0 = time.perf_counter()
-            net.train()
-            loss_total, seen = 0.0, 0
-            correct = paddle.zeros([1], "int64")
-            window, sizes = [], []  # losses (on the device) and batch sizes since the last host sync
-            batch_points = []  # (global step, loss): logged with the epoch, after its checkpoint
             batches = epoch_order(len(train), batch_size, rng, rank, world, max_batches)
-            bar = _bar(show_bar, steps_per_epoch, f"epoch {epoch + 1}/{epochs}")
+            net.train()
+            ep = _EpochState()
+            if partial and partial["epoch"] == epoch:  # interrupted inside this epoch: continue after its step
+                ep = _EpochState.from_json(partial, rng)
+            partial = None
+            bar = _bar(show_bar, steps_per_epoch, f"epoch {epoch + 1}/{epochs}", initial=ep.step)
             lr_now = lr
             for step, idx in enumerate(batches):
+                if step < ep.step:
+                    continue
+                fault = _fault_at(run_name, epoch, step)
+                if fault and fault.isdigit():
+                    os.kill(os.getpid(), int(fault))
+                elif fault == "fsize":  # the disk "fills": from now on no file may grow past 100 kB
+                    import resource
+                    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write raises OSError instead
+                    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+                if stop.requested:  # Ctrl-C: checkpoint the steps done so far, then stop
+                    ep.drain(epoch, steps_per_epoch, checkpoint_dir, point=False)
+                    save(epoch, {"pending_log": pending, "partial": ep.to_json(epoch, rng)})
+                    raise Interrupted(f"{run_name or 'training'} interrupted in epoch {epoch + 1} after step {step}"
+                                      + (f"; saved in {checkpoint_dir}" if checkpoint_dir and rank == 0 else ""))
                 lr_now = lr_at(lr_schedule, lr, epoch + step / steps_per_epoch, epochs, milestones, gamma,
                                decay_epochs)
                 opt.set_lr(lr_now)
-                if _KILL_AT and _KILL_AT.rsplit(":", 1)[0] == f"{run_name}:{epoch + 1}:{step + 1}":
-                    os.kill(os.getpid(), int(_KILL_AT.rsplit(":", 1)[1]))  # fault injection (tests)
+                paddle.seed(((seed * 100_003 + epoch) * 1_000_003 + step) % 2**62)  # dropout of this step
                 x, y = train.batch(idx, rng, train=True)
                 with paddle.amp.auto_cast(enable=use_amp, dtype=amp_dtype):
                     out = _first(net(x))
                     loss = F.cross_entropy(out.astype("float32"), y)
+                if fault == "nan":
+                    loss = loss * float("nan")
                 if scaler is not None:
                     scaler.scale(loss).backward()
                     scaler.step(opt)
@@ -201,24 +227,14 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
                     loss.backward()
                     opt.step()
                 opt.clear_grad()
-                window.append(loss.detach().reshape([1]))
-                sizes.append(len(idx))
-                correct += (out.argmax(axis=1) == y).astype("int64").sum().reshape([1])
-                seen += len(idx)
+                ep.add(loss, out, y, len(idx))
                 if (step + 1) % sync_every == 0 or step + 1 == len(batches):  # one host sync per window
-                    vals = paddle.concat(window).numpy().astype(np.float64)
-                    bad = np.flatnonzero(~np.isfinite(vals))
-                    if bad.size:
-                        raise NonFiniteLoss(_nan_message(epoch, step - len(vals) + 1 + int(bad[0]), checkpoint_dir))
-                    loss_total += float(vals @ np.asarray(sizes, dtype=np.float64))
-                    value = float(vals[-1])
-                    window.clear()
-                    sizes.clear()
-                    batch_points.append((epoch * steps_per_epoch + step + 1, value))
+                    value = ep.drain(epoch, steps_per_epoch, checkpoint_dir)
                     if bar is not None:
                         bar.set_postfix(loss=f"{value:.4f}", refresh=False)
                 if bar is not None:
                     bar.update(1)
+            loss_total, seen, correct = ep.loss_total, ep.seen, ep.correct
             if world > 1:
                 totals = _allreduce(paddle.to_tensor([loss_total, float(seen)], dtype="float64"))
                 _allreduce(correct)
@@ -226,7 +242,7 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             train_loss, train_acc = loss_total / max(seen, 1), int(correct.item()) / max(seen, 1)
             ev = evaluate(net, evald, eval_batch_size, rank, world) if evald is not None else \
                 {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
-            seconds = time.perf_counter() - t0
+            seconds = time.perf_counter() - ep.t0
             row = {"train_loss": train_loss, "train_acc": train_acc, "eval_loss": ev["loss"], "eval_acc": ev["acc"],
                    "eval_top2": ev["top2"], "lr": lr_now, "images_per_s": seen / seconds, "seconds": seconds}
             for k in HISTORY_KEYS:
@@ -234,22 +250,24 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             if bar is not None:
                 bar.set_postfix(loss=f"{train_loss:.4f}", acc=f"{train_acc:.3f}", eval_acc=f"{ev['acc']:.3f}")
                 bar.close()
+            pending = {"row": row, "batch": ep.batch_points}
+            save(epoch + 1, {"pending_log": pending})
             if rank == 0:
-                if checkpoint_dir:
-                    ckpt.save(checkpoint_dir, model, opt, {"epoch": epoch + 1, "model": model_name, "seed": seed,
-                                                            "history": history, "run": run_name,
-                                                            "pending_log": {"row": row, "batch": batch_points}})
                 if writer is not None:
-                    _flush(writer, epoch + 1, row, batch_points)
+                    _flush(writer, epoch + 1, row, ep.batch_points)
                 if not show_bar:
                     log(_epoch_line(epoch, epochs, row))
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, row)
+            if stop.requested and epoch + 1 < epochs:  # Ctrl-C during evaluation: the epoch is saved, stop here
+                raise Interrupted(f"{run_name or 'training'} interrupted after epoch {epoch + 1}"
+                                  + (f"; saved in {checkpoint_dir}" if checkpoint_dir and rank == 0 else ""))
         if writer is not None:
             _log_hparams(writer, hparams, history, dict(model=model_name, optimizer=optimizer, lr=lr,
                                                           batch_size=batch_size, epochs=epochs, seed=seed,
                                                           lr_schedule=lr_schedule, weight_decay=weight_decay))
     finally:
+        stop.__exit__()
         set_threads(threads_before)
         if writer is not None:
             writer.close()
@@ -263,6 +281,102 @@ def _step_macs(model, sample_shape, batch_size: int) -> float | None:
         return float(layer_table(model, sample_shape).totals["macs"]) * batch_size
     except Exception:  # any model layer_table cannot run: keep the default threads
         return None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT, also Jupyter's interrupt) stopped fit at a step boundary after checkpointing; the message
+    says where. fit(..., resume=True) continues exactly where it stopped."""
+
+
+class _StopOnInterrupt:
+    """While fit runs (main thread, one process): the first SIGINT only asks fit to stop at the next step
+    boundary, where it checkpoints; a second one interrupts at once, as Python normally does."""
+
+    def __init__(self, enabled: bool = True):
+        import threading
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self._before = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if self.enabled:
+            self._before = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._before if self._before is not None else signal.default_int_handler)
+            self.enabled = False
+
+
+class _EpochState:
+    """Running totals of one epoch. Losses stay on the device in a window read in one transfer per sync and
+    summed one by one in step order, so an epoch resumed after an interrupt adds up exactly as an uninterrupted
+    one."""
+
+    def __init__(self):
+        self.step = 0  # steps done
+        self.loss_total, self.seen = 0.0, 0
+        self.correct = paddle.zeros([1], "int64")
+        self.window, self.sizes = [], []  # losses (on the device) and batch sizes since the last host sync
+        self.batch_points = []  # (global step, loss) at each sync: logged with the epoch, after its checkpoint
+        self.t0 = time.perf_counter()
+
+    def add(self, loss, out, y, n: int) -> None:
+        self.window.append(loss.detach().reshape([1]))
+        self.sizes.append(n)
+        self.correct += (out.argmax(axis=1) == y).astype("int64").sum().reshape([1])
+        self.seen += n
+        self.step += 1
+
+    def drain(self, epoch: int, steps_per_epoch: int, checkpoint_dir, point: bool = True) -> float:
+        """Read the window: NaN/Inf check naming the step, add to the total; returns the last loss."""
+        if not self.window:
+            return float("nan")
+        vals = paddle.concat(self.window).numpy().astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(vals))
+        if bad.size:
+            raise NonFiniteLoss(_nan_message(epoch, self.step - len(vals) + int(bad[0]), checkpoint_dir))
+        for v, n in zip(vals, self.sizes):
+            self.loss_total += float(v) * n
+        self.window.clear()
+        self.sizes.clear()
+        if point:
+            self.batch_points.append((epoch * steps_per_epoch + self.step, float(vals[-1])))
+        return float(vals[-1])
+
+    def to_json(self, epoch: int, rng: np.random.RandomState) -> dict:
+        name, keys, pos, has_gauss, gauss = rng.get_state()
+        return {"epoch": epoch, "step": self.step, "loss_total": self.loss_total, "seen": self.seen,
+                "correct": int(self.correct.item()), "batch_points": self.batch_points,
+                "elapsed": time.perf_counter() - self.t0,
+                "rng": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
+
+    @classmethod
+    def from_json(cls, d: dict, rng: np.random.RandomState) -> "_EpochState":
+        ep = cls()
+        ep.step, ep.loss_total, ep.seen = int(d["step"]), float(d["loss_total"]), int(d["seen"])
+        ep.correct = paddle.to_tensor([int(d["correct"])], dtype="int64")
+        ep.batch_points = [(int(s), float(v)) for s, v in d["batch_points"]]
+        ep.t0 = time.perf_counter() - float(d["elapsed"])
+        name, keys, pos, has_gauss, gauss = d["rng"]
+        rng.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+        return ep
+
+
+def _fault_at(run_name, epoch: int, step: int) -> str | None:
+    """Fault injection for the crash tests: PADDLE_CNN_FAULT=RUN:EPOCH:STEP:WHAT (1-based epoch and step) does
+    WHAT at that step: a signal number (sent to this process), 'nan' (the step's loss becomes NaN) or 'fsize'
+    (files may no longer grow past 100 kB, as on a full disk)."""
+    if not _FAULT or _FAULT.rsplit(":", 1)[0] != f"{run_name}:{epoch + 1}:{step + 1}":
+        return None
+    return _FAULT.rsplit(":", 1)[1]
 
 
 def _validate(epochs, batch_size, optimizer, lr_schedule, lr):
@@ -284,11 +398,11 @@ def _nan_message(epoch, step, checkpoint_dir) -> str:
             "lower the learning rate or check the inputs")
 
 
-def _bar(show: bool, total: int, desc: str):
+def _bar(show: bool, total: int, desc: str, initial: int = 0):
     if not show:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, initial=initial)
 
 
 def _epoch_line(epoch, epochs, r) -> str:

@@ -1,20 +1,35 @@
-"""Faults done for real: a SIGKILL in the middle of an epoch, then --resume."""
+"""Faults done for real, each through `paddle-cnn run pool-vs-stride --profile smoke` in a subprocess, compared
+with one uninterrupted reference run: SIGKILL and SIGINT mid-epoch, then --resume; NaN loss; a disk that fills
+mid-run; a full disk before the start; checkpoints from another model or in another format."""
 import glob
 import json
 import os
+import pickle
+import shutil
 import subprocess
 import sys
 
+import pytest
+
+from paddle_cnn import checkpoint as ckpt
+from paddle_cnn.cli import main
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXP = "pool-vs-stride"
+HISTORY = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr")
 
 
-def _run(logdir, *extra, kill_at=None):
+def _run(logdir, *extra, fault=None):
     env = dict(os.environ, PYTHONPATH=ROOT, PADDLE_CNN_PROFILE="smoke")
-    env.pop("PADDLE_CNN_KILL_AT", None)
-    if kill_at:
-        env["PADDLE_CNN_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--logdir", str(logdir),
-                           *extra], capture_output=True, text=True, env=env, timeout=300)
+    env.pop("PADDLE_CNN_FAULT", None)
+    if fault:
+        env["PADDLE_CNN_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "paddle_cnn", "run", EXP, "--logdir", str(logdir), *extra],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def _results(logdir):
+    return json.loads((logdir / EXP / "results.json").read_text())
 
 
 def _scalars(run_dir):
@@ -32,25 +47,30 @@ def _scalars(run_dir):
     return {k: sorted(v) for k, v in points.items()}
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
-    ref = _run(tmp_path / "ref")
-    assert ref.returncode == 0, ref.stderr
-    killed = _run(tmp_path / "crash", kill_at="lenet_nopool-s0:2:3:9")  # SIGKILL: second run, epoch 2, step 3
-    assert killed.returncode == -9
-    partial = json.loads((tmp_path / "crash" / "pool-vs-stride" / "results.json").read_text())  # valid JSON
-    assert [r["run"] for r in partial["runs"]] == ["lenet-s0"]
-    resumed = _run(tmp_path / "crash", "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    a = json.loads((tmp_path / "ref" / "pool-vs-stride" / "results.json").read_text())
-    b = json.loads((tmp_path / "crash" / "pool-vs-stride" / "results.json").read_text())
+def _one_line_error(proc, code=2):
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run; every fault below must end with exactly its results and VisualDL points."""
+    logdir = tmp_path_factory.mktemp("reference")
+    proc = _run(logdir)
+    assert proc.returncode == 0, proc.stderr
+    return logdir
+
+
+def _assert_same_as_reference(reference, logdir):
+    a, b = _results(reference), _results(logdir)
+    assert [r["run"] for r in a["runs"]] == [r["run"] for r in b["runs"]]
     for ra, rb in zip(a["runs"], b["runs"]):
-        assert ra["run"] == rb["run"] and ra["test_acc"] == rb["test_acc"]
-        for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr"):
+        assert ra["test_acc"] == rb["test_acc"]
+        for k in HISTORY:
             assert ra["history"][k] == rb["history"][k], (ra["run"], k)
-    # VisualDL: every point once, none missing
-    for run in ("lenet-s0", "lenet_nopool-s0"):
-        pa = _scalars(tmp_path / "ref" / "pool-vs-stride" / run)
-        pb = _scalars(tmp_path / "crash" / "pool-vs-stride" / run)
+    for run in ("lenet-s0", "lenet_nopool-s0"):  # VisualDL: every point once, none missing
+        pa, pb = _scalars(reference / EXP / run), _scalars(logdir / EXP / run)
         assert set(pa) == set(pb)
         for tag in pa:
             if tag.startswith("throughput"):
@@ -59,17 +79,93 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
                 assert pa[tag] == pb[tag], (run, tag)
 
 
-def test_sigint_exits_130_with_a_resume_hint_and_resume_completes(tmp_path):
-    ref = _run(tmp_path / "ref")
-    assert ref.returncode == 0, ref.stderr
-    stopped = _run(tmp_path / "int", kill_at="lenet-s0:2:2:2")  # SIGINT (Ctrl-C) in epoch 2 of the first run
-    assert stopped.returncode == 130
-    last = stopped.stderr.strip().splitlines()[-1]
-    assert last.startswith("paddle-cnn: interrupted;") and "--resume" in last
-    assert "Traceback" not in stopped.stderr
-    resumed = _run(tmp_path / "int", "--resume")
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(reference, tmp_path):
+    killed = _run(tmp_path, fault="lenet_nopool-s0:2:3:9")  # SIGKILL: second run, epoch 2, step 3
+    assert killed.returncode == -9
+    partial = _results(tmp_path)  # valid JSON after the kill, holding the finished run
+    assert [r["run"] for r in partial["runs"]] == ["lenet-s0"]
+    resumed = _run(tmp_path, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    a = json.loads((tmp_path / "ref" / "pool-vs-stride" / "results.json").read_text())
-    b = json.loads((tmp_path / "int" / "pool-vs-stride" / "results.json").read_text())
-    assert [(r["run"], r["test_acc"], r["history"]["train_loss"]) for r in a["runs"]] == \
-        [(r["run"], r["test_acc"], r["history"]["train_loss"]) for r in b["runs"]]
+    _assert_same_as_reference(reference, tmp_path)
+
+
+def test_sigint_checkpoints_the_current_step_exits_130_and_resume_equals_uninterrupted(reference, tmp_path):
+    stopped = _run(tmp_path, fault="lenet-s0:2:3:2")  # Ctrl-C (SIGINT) at step 3 of epoch 2 of the first run
+    last = _one_line_error(stopped, 130)
+    assert last.startswith("paddle-cnn: interrupted: lenet-s0 interrupted in epoch 2 after step 2; saved in ")
+    assert last.endswith("rerun the same command with --resume to continue")
+    saved = ckpt.latest(str(tmp_path / EXP / "_checkpoints" / "lenet-s0"))
+    assert os.path.basename(saved) == "epoch-0001-step-000002"  # the two steps done in epoch 2 are kept
+    with open(os.path.join(saved, "state.json")) as f:
+        state = json.load(f)
+    assert state["epoch"] == 1 and state["partial"]["step"] == 2 and len(state["history"]["train_loss"]) == 1
+    resumed = _run(tmp_path, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming lenet-s0 in epoch 2 after step 2" in resumed.stdout + resumed.stderr
+    _assert_same_as_reference(reference, tmp_path)
+
+
+def test_nan_loss_through_the_cli_names_epoch_and_step_and_keeps_the_checkpoint(tmp_path):
+    proc = _run(tmp_path, fault="lenet-s0:2:2:nan")
+    last = _one_line_error(proc)
+    assert last.startswith("paddle-cnn: error: loss became NaN/Inf in epoch 2 at step 2; stopped, the last good "
+                           "checkpoint is kept in ") and "lower the learning rate" in last
+    from paddle_cnn.models import create_model
+    state = ckpt.load(str(tmp_path / EXP / "_checkpoints" / "lenet-s0"), create_model("lenet"))
+    assert state["epoch"] == 1 and "partial" not in state
+
+
+def test_disk_filling_mid_run_is_one_line_and_resume_equals_uninterrupted(reference, tmp_path):
+    """From epoch 2 of the first run no file may grow past 100 kB (the OS refuses, as on a full disk): the epoch-2
+    checkpoint cannot be written; one line, exit 2, the epoch-1 checkpoint intact; --resume then completes."""
+    proc = _run(tmp_path, fault="lenet-s0:2:1:fsize")
+    last = _one_line_error(proc)
+    assert "could not write the checkpoint" in last and "File too large" in last and "previous one is kept" in last
+    ck = tmp_path / EXP / "_checkpoints" / "lenet-s0"
+    assert os.path.basename(ckpt.latest(str(ck))) == "epoch-0001"
+    assert not glob.glob(str(ck / ".tmp-*"))  # no half-written checkpoint left behind
+    resumed = _run(tmp_path, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_as_reference(reference, tmp_path)
+
+
+def test_full_disk_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
+    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10 << 30, 10 << 30, 1 << 20))
+    assert main(["run", EXP, "--logdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("paddle-cnn: error: only 1 MB free on the disk of ")
+    assert err[0].endswith("free space or choose another --logdir")
+    assert not glob.glob(str(tmp_path / EXP / "*" / "vdlrecords.*"))  # nothing of the run was written
+    assert not glob.glob(str(tmp_path / EXP / "_checkpoints" / "*" / "epoch-*"))
+
+
+def _seed_checkpoint(reference, tmp_path, from_run):
+    """A fresh log folder whose lenet-s0 checkpoint folder holds the reference's checkpoint of `from_run`."""
+    src = reference / EXP / "_checkpoints" / from_run
+    dst = tmp_path / EXP / "_checkpoints" / "lenet-s0"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_checkpoint_of_another_model_is_refused_through_the_cli(reference, tmp_path):
+    _seed_checkpoint(reference, tmp_path, "lenet_nopool-s0")
+    last = _one_line_error(_run(tmp_path, "--resume"))
+    assert "model.safetensors: the checkpoint lacks the model's features.3.weight [16, 6, 5, 5] and has " \
+           "features.2.weight [16, 6, 5, 5], which the model does not; it was saved from another model" in last
+    assert not (tmp_path / EXP / "results.json").exists()
+
+
+def test_pickle_checkpoint_is_refused_unopened_through_the_cli(reference, tmp_path):
+    ck = _seed_checkpoint(reference, tmp_path, "lenet-s0")
+    marker = tmp_path / "unpickled"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    weights = os.path.join(ckpt.latest(str(ck)), "model.safetensors")
+    with open(weights, "wb") as f:
+        pickle.dump({"features.0.weight": Evil()}, f)
+    last = _one_line_error(_run(tmp_path, "--resume"))
+    assert "is not a paddle-cnn checkpoint (not a safetensors file" in last
+    assert not marker.exists()

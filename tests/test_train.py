@@ -81,6 +81,31 @@ def test_resume_equals_uninterrupted(mnist, tmp_path):
         assert np.array_equal(v.numpy(), w.numpy()), k
 
 
+def test_ctrl_c_mid_epoch_checkpoints_that_step_and_resume_equals_uninterrupted(mnist, tmp_path, monkeypatch):
+    """SIGINT (Ctrl-C, Jupyter's interrupt) at step 5 of epoch 2 of 3, with dropout, random crops and flips and a
+    cosine schedule: fit checkpoints the 4 steps done, raises Interrupted; resume=True continues at step 5 and
+    ends with the uninterrupted history and bit-equal weights."""
+    import signal
+
+    from paddle_cnn import train
+    from paddle_cnn.train import Interrupted
+    full, full_model = _short_run(mnist, str(tmp_path / "full"), 3)
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(train, "_FAULT", f"{None}:2:5:{int(signal.SIGINT)}")  # run_name None: this process
+    with pytest.raises(Interrupted, match=r"training interrupted in epoch 2 after step 4; saved in "):
+        _short_run(mnist, str(tmp_path / "cut"), 3)
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
+    monkeypatch.setattr(train, "_FAULT", "")
+    saved = ckpt.latest(str(tmp_path / "cut"))
+    assert saved.endswith("epoch-0001-step-000004")
+    resumed, resumed_model = _short_run(mnist, str(tmp_path / "cut"), 3, resume=True)
+    assert all(full[k] == resumed[k] for k in EXACT), (full, resumed)
+    for (k, v), (_, w) in zip(full_model.state_dict().items(), resumed_model.state_dict().items()):
+        assert np.array_equal(v.numpy(), w.numpy()), k
+    assert [os.path.basename(d) for d in sorted(glob.glob(str(tmp_path / "cut" / "epoch-*")))] == \
+        ["epoch-0002", "epoch-0003"]  # the interrupted state is superseded by finished epochs
+
+
 class Poisoned(nn.Layer):
     """Returns NaN logits from a given training call on."""
 
@@ -113,8 +138,9 @@ def test_checkpoint_refuses_corrupt_pickle_and_mismatched(mnist, tmp_path):
     model = create_model("lenet")
     fit(model, mnist["train"].subset(100), None, epochs=1, batch_size=50, checkpoint_dir=d, model_name="lenet",
         **quiet())
-    with pytest.raises(ckpt.CheckpointError, match=r"the checkpoint lacks features.2.weight; it was saved from "
-                                                   r"another model"):
+    with pytest.raises(ckpt.CheckpointError, match=r"the checkpoint lacks the model's features.2.weight "
+                                                   r"\[16, 6, 5, 5\] and has features.3.weight \[16, 6, 5, 5\], "
+                                                   r"which the model does not; it was saved from another model"):
         ckpt.load(d, create_model("lenet_nopool"))
     epoch_dir = ckpt.latest(d)
     weights = os.path.join(epoch_dir, "model.safetensors")
