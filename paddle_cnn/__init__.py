@@ -9,6 +9,8 @@ import zlib as _zlib  # noqa: F401  load CPython's zlib before paddle: paddle 2.
 
 # paddle 3.x warns about a missing ccache on import; it concerns building C++ extensions, which we never do.
 _warnings.filterwarnings("ignore", message="No ccache found")
+# paddle's BatchNorm warns on every training forward that it tracks global statistics; that is what we want.
+_warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
 
 from paddle_cnn import device as _device  # noqa: E402
 

@@ -82,12 +82,16 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds must be a positive integer, got {seeds!r}")
     folder = os.path.join(logdir, exp.name)
+    cache: dict = {}
+    if profile != "smoke":  # missing or corrupt data: one line before anything is written
+        for run in exp.runs:
+            _data(settings(exp, run, profile), profile, data_dir, folder, cache, [])
     check_writable(folder)
     with RunLock(folder):
-        return _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log)
+        return _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log, cache)
 
 
-def _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log) -> dict:
+def _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log, cache) -> dict:
     from paddle_cnn import report
     path = os.path.join(folder, "results.json")
     results = {"experiment": exp.name, "title": exp.title, "profile": profile, "seeds": seeds, "runs": [],
@@ -106,7 +110,6 @@ def _run_locked(exp, profile, seeds, data_dir, folder, resume, progress, log) ->
     if not exp.runs:  # layer-arithmetic: no training
         return _arithmetic(exp, results, folder, path)
     done = {r["run"] for r in results["runs"]}
-    cache: dict = {}
     for run in exp.runs:
         s = settings(exp, run, profile)
         for seed in range(seeds):

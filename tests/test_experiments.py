@@ -73,12 +73,24 @@ def test_layer_arithmetic_experiment(tmp_path):
     (["run", "pool-vs-strid"], "unknown experiment 'pool-vs-strid': did you mean pool-vs-stride"),
     (["run", "pool-vs-stride", "--profile", "quik"], "unknown profile 'quik': did you mean quick"),
     (["run", "pool-vs-stride", "--seeds", "0"], "--seeds must be a positive integer, got 0"),
+    (["run", "pool-vs-stride", "--seeds", "-2"], "--seeds must be a positive integer, got -2"),
+    (["run", "pool-vs-stride", "--seeds", "two"], "argument --seeds: invalid int value: 'two'"),
+    (["run", "bn-ablation", "--profile", "quick", "--data-dir", "EMPTY"], "cifar-10-python.tar.gz"),
+    (["run", "lenet-mnist", "--profile", "full", "--data-dir", "EMPTY"],
+     "train-images-idx3-ubyte.gz is missing; run `paddle-cnn data mnist` to download it"),
     (["report", "bn-ablation", "--logdir", "/nonexistent-dir"], "results.json is missing; run `paddle-cnn run"),
 ])
-def test_run_bad_input_one_line(capsys, argv, needle):
+def test_run_bad_input_one_line(capsys, argv, needle, tmp_path):
+    """One line naming the problem, exit 2, and nothing written to the log folder."""
+    (tmp_path / "empty").mkdir()
+    argv = [str(tmp_path / "empty") if a == "EMPTY" else a for a in argv]
+    logs = tmp_path / "logs"
+    if argv[0] == "run":
+        argv += ["--logdir", str(logs)]
     assert main(argv) == 2
     out, err = capsys.readouterr()
-    assert needle in err and err.count("\n") == 1
+    assert needle in err and err.count("\n") == 1, err
+    assert not logs.exists() or not any(logs.rglob("*")), list(logs.rglob("*"))
 
 
 def test_unwritable_logdir_is_refused_before_training(tmp_path, capsys):
