@@ -6,7 +6,12 @@ What it does, in order of what a user would notice:
 - per epoch: train loss/accuracy, eval loss/accuracy/top-2, learning rate, images/s, seconds; logged to VisualDL
   (one folder per run, hparams at the end) and shown as a tqdm bar, or one line per epoch when not interactive;
 - a checkpoint per epoch (paddle_cnn.checkpoint: atomic, safetensors + JSON); resume=True continues from the
-  last complete epoch and ends with the history of an uninterrupted run (randomness is re-seeded per epoch);
+  last complete epoch and ends with the history of an uninterrupted run (batch order and augmentation are
+  re-seeded per epoch, dropout per step);
+- Ctrl-C (SIGINT, Jupyter's interrupt) stops at the next step boundary, checkpoints the steps done and raises
+  Interrupted; resume=True continues from that step; a second Ctrl-C stops at once;
+- CPU threads chosen for the step's size (device.threads_for_step: one thread for LeNet-sized steps);
+- a disk too full for the run's checkpoints is refused before anything is written;
 - a NaN/Inf loss stops the run with one line naming epoch and step; the last good checkpoint stays;
 - GPU only: automatic mixed precision (float16/bfloat16 autocast + GradScaler) and cuDNN determinism; on the
   CPU they switch off and say so once;
