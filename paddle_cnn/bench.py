@@ -38,19 +38,23 @@ def _model_and_macs(name: str, input_shape, num_classes: int = 10):
 
 
 def time_batches(model, input_shape, batch_size: int, steps: int = 10, burn_in: int = 2, backward: bool = False,
-                 num_classes: int | None = None) -> dict:
-    """Seconds per batch of random input (mean, std over `steps` after `burn_in`), images/s."""
+                 num_classes: int | None = None, amp: bool = False) -> dict:
+    """Seconds per batch of random input (mean, std over `steps` after `burn_in`), images/s.
+    amp: float16 autocast (GPU only; ignored on the CPU)."""
     x = paddle.randn([batch_size, *input_shape])
     y = paddle.randint(0, num_classes or 2, [batch_size])
     model.train() if backward else model.eval()
+    amp = amp and paddle.get_device().startswith("gpu")
 
     def forward_backward():
-        out = model(x)
-        F.cross_entropy(out[0] if isinstance(out, (tuple, list)) else out, y).backward()
+        with paddle.amp.auto_cast(enable=amp):
+            out = model(x)
+            loss = F.cross_entropy((out[0] if isinstance(out, (tuple, list)) else out).astype("float32"), y)
+        loss.backward()
         model.clear_gradients()
 
     def forward():
-        with paddle.no_grad():
+        with paddle.no_grad(), paddle.amp.auto_cast(enable=amp):
             model(x)
     times = _timings(forward_backward if backward else forward, steps, burn_in)
     mean = float(np.mean(times))
@@ -59,12 +63,12 @@ def time_batches(model, input_shape, batch_size: int, steps: int = 10, burn_in: 
 
 
 def forward_backward_timing(name: str, input_shape, batch_size: int, steps: int = 10, burn_in: int = 2,
-                            num_classes: int = 10) -> dict:
+                            num_classes: int = 10, amp: bool = False) -> dict:
     """Article 004's two figures for a registered model: forward and forward-backward seconds per batch, with
-    achieved GFLOP/s (MACs x 2, x 3 for forward-backward)."""
+    achieved GFLOP/s (MACs x 2, x 3 for forward-backward). amp: float16 autocast, GPU only."""
     model, macs = _model_and_macs(name, input_shape, num_classes)
-    fwd = time_batches(model, input_shape, batch_size, steps, burn_in, False, num_classes)
-    fb = time_batches(model, input_shape, batch_size, steps, burn_in, True, num_classes)
+    fwd = time_batches(model, input_shape, batch_size, steps, burn_in, False, num_classes, amp)
+    fb = time_batches(model, input_shape, batch_size, steps, burn_in, True, num_classes, amp)
     return {"model": name, "input": "x".join(map(str, input_shape)), "batch": batch_size,
             "forward s/batch": fwd["seconds_per_batch"], "forward std": fwd["std"],
             "forward-backward s/batch": fb["seconds_per_batch"], "forward-backward std": fb["std"],
@@ -274,10 +278,15 @@ def run_bench(tiny: bool = False, log=print) -> dict:
     log("3/4 forward and forward-backward per batch, every model at its native input")
     names = ["lenet", "convpool3"] if tiny else list_models()
     out["models"] = []
+    gpu = paddle.get_device().startswith("gpu")
     for name in names:
         shape = model_spec(name).input_shape
-        batch = 2 if shape[1] >= 224 else 32
-        out["models"].append(forward_backward_timing(name, shape, batch, steps=1 if tiny else 2, burn_in=1))
+        batch = 128 if gpu and not tiny else (2 if shape[1] >= 224 else 32)  # the article's 128 on a GPU
+        row = forward_backward_timing(name, shape, batch, steps=1 if tiny else 2, burn_in=1)
+        if gpu:  # and again under float16 autocast
+            amp = forward_backward_timing(name, shape, batch, steps=1 if tiny else 2, burn_in=1, amp=True)
+            row.update({f"AMP {k}": amp[k] for k in ("forward s/batch", "forward-backward s/batch")})
+        out["models"].append(row)
     log("4/4 peak memory of the main job")
     cmd = ["run", "pool-vs-stride", "--profile", "smoke" if tiny else "quick", "--seeds", "1", "--logdir", _tmpdir()]
     rc, mb = peak_rss_mb_of(cmd)
@@ -345,7 +354,9 @@ def bench_markdown(r: dict) -> str:
              "## 3. Forward and forward-backward per batch (article 004's benchmark)", "",
              Table(r["models"], ["model", "input", "batch", "forward s/batch", "forward-backward s/batch",
                                  "forward img/s", "forward-backward img/s", "forward GFLOP/s",
-                                 "forward-backward GFLOP/s"]).to_markdown(), "",
+                                 "forward-backward GFLOP/s"] +
+                   (["AMP forward s/batch", "AMP forward-backward s/batch"]
+                    if r["models"] and "AMP forward s/batch" in r["models"][0] else [])).to_markdown(), "",
              "## 4. Peak memory of the main job (goal: at most 2 GB)", "",
              f"`{r['demo_peak_rss_mb']['command']}`: {r['demo_peak_rss_mb']['peak_rss_mb']:.0f} MB peak RSS "
              f"(exit code {r['demo_peak_rss_mb']['exit_code']}).", ""]

@@ -25,3 +25,15 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text and "Ceiling" in text
     assert "Fastest convolution" in text
     assert text.endswith("## Levers\n\n1. a lever we measured\n") and "# old" not in text  # record kept
+
+
+def test_amp_timing_switches_itself_off_on_the_cpu():
+    """`--amp` timings are a GPU feature: on the CPU the same call runs in float32 instead of failing."""
+    import paddle
+
+    from paddle_cnn.bench import forward_backward_timing
+    if paddle.get_device().startswith("gpu"):
+        import pytest
+        pytest.skip("checks the CPU fallback")
+    r = forward_backward_timing("lenet", (1, 28, 28), 4, steps=1, burn_in=0, amp=True)
+    assert r["forward s/batch"] > 0 and r["forward-backward s/batch"] > 0 and r["device"] == "cpu"
