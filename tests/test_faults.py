@@ -169,3 +169,60 @@ def test_pickle_checkpoint_is_refused_unopened_through_the_cli(reference, tmp_pa
     last = _one_line_error(_run(tmp_path, "--resume"))
     assert "is not a paddle-cnn checkpoint (not a safetensors file" in last
     assert not marker.exists()
+
+
+KERNEL_CODE = """
+import glob, numpy as np, paddle
+from paddle_cnn.data import load_dataset
+from paddle_cnn.models import create_model
+from paddle_cnn.train import fit
+d = load_dataset("mnist-5k")
+def run(ck, resume=False):
+    paddle.seed(0)
+    m = create_model("lenet")
+    h = fit(m, d["train"].subset(2000), d["test"].subset(200), epochs=12, batch_size=64, seed=0, checkpoint_dir=ck,
+            resume=resume, progress=False, log=print)
+    return h, m
+"""
+
+
+def test_jupyter_interrupt_checkpoints_and_resume_equals_uninterrupted(tmp_path):
+    """The notebook case: a Jupyter kernel running fit gets the interrupt button (SIGINT from the kernel manager):
+    the cell fails with Interrupted naming where it stopped and that it saved; resume=True in the next cell ends
+    with the history and weights of an uninterrupted run."""
+    jc = pytest.importorskip("jupyter_client")
+    km = jc.KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+
+        def execute(code, timeout=300, interrupt_when=None):
+            msg_id = kc.execute(code)
+            if interrupt_when is not None:
+                import time
+                deadline = time.time() + timeout
+                while not interrupt_when() and time.time() < deadline:
+                    time.sleep(0.05)
+                km.interrupt_kernel()
+            while True:
+                reply = kc.get_shell_msg(timeout=timeout)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return reply["content"]
+
+        assert execute(KERNEL_CODE)["status"] == "ok"
+        ck = tmp_path / "ck"
+        stopped = execute(f"run({str(ck)!r})", interrupt_when=lambda: glob.glob(str(ck / "epoch-0002")))
+        assert stopped["status"] == "error" and stopped["ename"] == "Interrupted", stopped
+        assert "training interrupted" in stopped["evalue"] and f"saved in {ck}" in stopped["evalue"]
+        same = execute(f"h1, m1 = run({str(ck)!r}, resume=True)\n"
+                       f"h0, m0 = run({str(tmp_path / 'ref')!r})\n"
+                       "keys = ('train_loss', 'train_acc', 'eval_loss', 'eval_acc', 'lr')\n"
+                       "assert all(h0[k] == h1[k] for k in keys), (h0, h1)\n"
+                       "assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in "
+                       "zip(m0.state_dict().values(), m1.state_dict().values()))")
+        assert same["status"] == "ok", same
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
