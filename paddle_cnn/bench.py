@@ -269,13 +269,21 @@ def run_bench(tiny: bool = False, log=print) -> dict:
     log("1/4 our fit vs paddle.Model.fit (lenet, mnist-5k)")
     out["training"] = hapi_vs_fit(epochs=1 if tiny else 3, train_limit=256 if tiny else None)
     log("2/4 train-step GFLOP/s vs the matmul peak")
-    out["matmul_peak_gflops"] = matmul_peak_gflops(512 if tiny else 2048)
-    out["efficiency"] = [dict(r, fraction_of_peak=r["gflops"] / out["matmul_peak_gflops"])
-                         for r in (train_step_gflops("convpool3", 8 if tiny else 128, 1 if tiny else 5),
-                                   train_step_gflops("vgg16_cifar", 4 if tiny else 128, 1 if tiny else 3))]
+    # the shared machine's speed drifts within minutes (this peak read 160-310 GFLOP/s in different runs), so
+    # it is measured before, between and after the train steps and the highest reading is the peak
+    peaks = [matmul_peak_gflops(512 if tiny else 2048)]
+    eff = []
+    for name, batch, steps in (("convpool3", 8 if tiny else 128, 1 if tiny else 5),
+                               ("vgg16_cifar", 4 if tiny else 128, 1 if tiny else 3)):
+        eff.append(train_step_gflops(name, batch, steps))
+        peaks.append(matmul_peak_gflops(512 if tiny else 2048))
     log("   where a step's time goes: every layer timed alone")
     out["breakdown"] = [layer_breakdown(name, batch, steps=1 if tiny else steps) for name, batch, steps in
                         (("convpool3", 8 if tiny else 128, 8), ("vgg16_cifar", 4 if tiny else 128, 2))]
+    peaks.append(matmul_peak_gflops(512 if tiny else 2048))
+    out["matmul_peak_readings"] = peaks
+    out["matmul_peak_gflops"] = max(peaks)
+    out["efficiency"] = [dict(r, fraction_of_peak=r["gflops"] / out["matmul_peak_gflops"]) for r in eff]
     log("3/4 forward and forward-backward per batch, every model at its native input")
     names = ["lenet", "convpool3"] if tiny else list_models()
     out["models"] = []
@@ -349,7 +357,9 @@ def bench_markdown(r: dict) -> str:
              f"(hapi / floor): {t['speedup_ceiling']:.2f}x; our fit runs at {t['floor_s_per_epoch'] / t['ours_s_per_epoch']:.2f} "
              "of the floor's speed.", "",
              "## 2. Compute efficiency (goal: at least 0.5 of the matmul peak)", "",
-             f"numpy float32 matmul peak: {r['matmul_peak_gflops']:.1f} GFLOP/s.", "",
+             f"numpy float32 matmul peak (2048 x 2048, best of {len(r['matmul_peak_readings'])} readings taken "
+             f"between the measurements below: {', '.join(f'{p:.0f}' for p in r['matmul_peak_readings'])}): "
+             f"{r['matmul_peak_gflops']:.1f} GFLOP/s.", "",
              Table(eff, ["model", "batch", "threads", "seconds_per_step", "gflops", "fraction_of_peak"]).to_markdown(), "",
              *[line for b in r.get("breakdown", []) for line in _breakdown_lines(b, r["matmul_peak_gflops"])],
              "## 3. Forward and forward-backward per batch (article 004's benchmark)", "",

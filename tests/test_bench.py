@@ -18,7 +18,8 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     for b in r["breakdown"]:  # every layer type of the model is accounted for, and the rest of the step
         assert {"Conv2D", "MaxPool2D"} <= {x["type"] for x in b["types"]} and b["types"][-1]["type"].startswith("rest")
         assert abs(sum(x["seconds"] for x in b["types"]) - b["step_s"]) < 1e-9 and b["best_conv"]["gflops"] > 0
-    assert r["matmul_peak_gflops"] > 0 and all(e["fraction_of_peak"] > 0 for e in r["efficiency"])
+    assert r["matmul_peak_gflops"] == max(r["matmul_peak_readings"]) and len(r["matmul_peak_readings"]) == 4
+    assert all(0 < e["fraction_of_peak"] == e["gflops"] / r["matmul_peak_gflops"] for e in r["efficiency"])
     assert [m["model"] for m in r["models"]] == ["lenet", "convpool3"]
     assert r["demo_peak_rss_mb"]["exit_code"] == 0 and r["demo_peak_rss_mb"]["peak_rss_mb"] > 50
     text = md.read_text()
