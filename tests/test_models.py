@@ -247,3 +247,27 @@ def test_fast_conv_equals_paddle_conv(kw, hw):
     fast(x).square().sum().backward()
     for p, q in zip(ref.parameters(), fast.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_fast_dropout_has_paddles_semantics():
+    """models.blocks.Dropout: identity in eval; in training a fraction p of zeros and the rest scaled by 1/(1-p)
+    (paddle's upscale_in_train), the gradient through the same mask, the same mask for the same paddle.seed."""
+    from paddle_cnn.models.blocks import Dropout
+    d = Dropout(0.4)
+    x = paddle.uniform([64, 32, 8, 8], min=0.5, max=1.5)
+    d.eval()
+    assert np.array_equal(d(x).numpy(), x.numpy())
+    d.train()
+    paddle.seed(7)
+    x.stop_gradient = False
+    y = d(x)
+    zero = y.numpy() == 0
+    assert abs(zero.mean() - 0.4) < 0.01  # 131,072 draws: std of the fraction ~0.0014
+    np.testing.assert_allclose(y.numpy()[~zero], x.numpy()[~zero] / 0.6, rtol=1e-6)
+    (g,) = paddle.grad(y.sum(), x)
+    np.testing.assert_allclose(g.numpy(), np.where(zero, 0.0, 1 / 0.6), rtol=1e-6)
+    paddle.seed(7)
+    assert np.array_equal(d(x).numpy(), y.numpy())
+    paddle.seed(8)
+    assert not np.array_equal(d(x).numpy(), y.numpy())
+    assert any(isinstance(layer, Dropout) for layer in create_model("vgg16_cifar").sublayers())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, FeatureNet, flat_features
+from paddle_cnn.models.blocks import Conv2D, Dropout, FeatureNet, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -33,8 +33,8 @@ def alexnet(num_classes=10, in_channels=3, input_size=(224, 224), conv1_padding=
         nn.MaxPool2D(3, 2),                                                                   # N x 256 x 6 x 6
     )
     classifier = nn.Sequential(
-        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), Dropout(dropout),
+        nn.Linear(4096, 4096), nn.ReLU(), Dropout(dropout),
         nn.Linear(4096, num_classes),
     )
     return FeatureNet(features, classifier)

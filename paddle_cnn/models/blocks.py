@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -73,6 +74,27 @@ def _pair(v):
 
 def _on_gpu() -> bool:
     return not paddle.get_device().startswith("cpu")
+
+
+class Dropout(nn.Dropout):
+    """paddle.nn.Dropout (upscale_in_train) with a faster mask on the CPU: the same distribution, and the same
+    results for the same paddle.seed, since the mask's seed is drawn from paddle's generator.
+
+    Measured on paddle 3.3.1, 2-core CPU, p 0.4: paddle's CPU generator makes ~94 M numbers/s, so its dropout is
+    mostly random numbers; a numpy PCG64 mask makes forward + backward on 128 x 64 x 32 x 32 156 -> 110 ms, on
+    128 x 256 x 8 x 8 40 -> 22 ms (vgg16_cifar's dropouts were 11% of its train step). On a GPU, for other modes
+    or an `axis`, paddle's own kernel runs.
+    """
+
+    def forward(self, x):
+        if not self.training or self.p == 0 or self.mode != "upscale_in_train" or self.axis is not None \
+                or _on_gpu() or self.p >= 1:
+            return super().forward(x)
+        seed = int(paddle.randint(0, 2**31 - 1, [1]).item())  # from paddle's generator: paddle.seed decides
+        mask = np.random.default_rng(seed).random(tuple(x.shape), dtype=np.float32) >= self.p
+        scaled = mask.astype(np.float32)
+        scaled *= np.float32(1.0 / (1.0 - self.p))
+        return x * paddle.to_tensor(scaled, dtype=x.dtype)
 
 
 def make_act(name: str) -> nn.Layer:

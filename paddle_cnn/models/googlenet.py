@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, FeatureNet, Inception, flat_features
+from paddle_cnn.models.blocks import Conv2D, Dropout, FeatureNet, Inception, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -38,7 +38,7 @@ def googlenet(num_classes=10, in_channels=3, input_size=(224, 224), batch_norm=F
         nn.AdaptiveAvgPool2D(1), *bn(1024),                              # N x 1024 x 1 x 1
     )
     n = flat_features(features, in_channels, input_size)  # also validates the input size
-    return FeatureNet(features, nn.Sequential(nn.Dropout(dropout), nn.Linear(n, num_classes)))
+    return FeatureNet(features, nn.Sequential(Dropout(dropout), nn.Linear(n, num_classes)))
 
 
 _SRC = cite("a003", "二.4 GoogLeNet, 二.5 GoogLeNet_BN")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, FeatureNet, flat_features
+from paddle_cnn.models.blocks import Conv2D, Dropout, FeatureNet, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -49,7 +49,7 @@ def make_features(cfg, in_channels: int = 3, bn: str = "none") -> nn.Sequential:
             else:
                 layers.append(nn.ReLU())
             if drop:
-                layers.append(nn.Dropout(drop))
+                layers.append(Dropout(drop))
             c = width
         if "M" in block:
             layers.append(nn.MaxPool2D(2, 2))
@@ -62,8 +62,8 @@ def vgg(cfg: str, num_classes=10, in_channels=3, input_size=(224, 224), bn="none
     so the standard ImageNet parameter counts hold at 1000 classes."""
     features = make_features(CFGS[cfg], in_channels, bn)
     classifier = nn.Sequential(
-        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), Dropout(dropout),
+        nn.Linear(4096, 4096), nn.ReLU(), Dropout(dropout),
         nn.Linear(4096, num_classes),
     )
     return FeatureNet(features, classifier)
@@ -88,8 +88,8 @@ def vgg16_cifar(num_classes=10, in_channels=3, input_size=(32, 32)):
     in the article); the output softmax is left to the loss."""
     features = make_features(CFGS["D_cifar"], in_channels, bn="all")
     classifier = nn.Sequential(
-        nn.Dropout(0.5), nn.Linear(flat_features(features, in_channels, input_size), 512),
-        nn.BatchNorm1D(512), nn.ReLU(), nn.Dropout(0.5),
+        Dropout(0.5), nn.Linear(flat_features(features, in_channels, input_size), 512),
+        nn.BatchNorm1D(512), nn.ReLU(), Dropout(0.5),
         nn.Linear(512, 512),
         nn.Linear(512, num_classes),
     )
