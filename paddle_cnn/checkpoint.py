@@ -109,11 +109,14 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
     return final
 
 
-def check_space(ckpt_dir: str, model, opt_slots: int = 2, keep: int = 2) -> None:
-    """Before training: refuse with one line when the disk cannot hold this run's checkpoints (keep + 1
-    copies of the weights and `opt_slots` optimizer arrays per weight at the moment a new one is written)."""
+def check_space(ckpt_dir: str, model, opt_slots: int = 2, epochs: int | None = None, keep: int = 2) -> None:
+    """Before training: refuse with one line when the disk cannot hold this run's checkpoints: the weights and
+    `opt_slots` optimizer arrays per weight, as many copies as will exist at once (keep + 1 while a new one is
+    written, fewer for a run of fewer epochs; the copies already on disk are counted as free)."""
     per_copy = sum(int(np.prod(v.shape)) * 4 for v in _unwrap(model).state_dict().values()) * (1 + opt_slots)
-    need = per_copy * (keep + 1) + (16 << 20)  # + logs and results
+    copies = min(keep + 1, epochs) if epochs else keep + 1
+    held = len([d for d in os.listdir(ckpt_dir) if d.startswith("epoch-")]) if os.path.isdir(ckpt_dir) else 0
+    need = per_copy * max(copies - held, 1) + (16 << 20)  # + logs and results
     folder = os.path.abspath(ckpt_dir)
     while not os.path.exists(folder):
         folder = os.path.dirname(folder)

@@ -171,7 +171,7 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             where = f"in epoch {start + 1} after step {partial['step']}" if partial else f"after epoch {start}"
             log(f"resuming {run_name or model_name or 'run'} {where} from {checkpoint_dir}")
     if rank == 0 and checkpoint_dir:  # a full disk is refused before anything of this run is written
-        ckpt.check_space(checkpoint_dir, model, opt_slots=OPTIMIZER_SLOTS[optimizer])
+        ckpt.check_space(checkpoint_dir, model, OPTIMIZER_SLOTS[optimizer], epochs - start)
     writer = _writer(logdir, run_name) if rank == 0 and logdir else None
     if writer is not None and pending and _last_logged_epoch(writer) < start:
         _flush(writer, start, pending["row"], pending["batch"])  # killed between checkpoint and log: log it once

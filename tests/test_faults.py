@@ -226,3 +226,19 @@ def test_jupyter_interrupt_checkpoints_and_resume_equals_uninterrupted(tmp_path)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_space_needed_counts_the_copies_a_run_will_hold(tmp_path, monkeypatch):
+    """lenet, Adam: 61,706 weights x 4 bytes x 3 arrays per copy; 3 copies at once for a long run, 1 for a
+    one-epoch run, + 16 MB; one byte less than that is refused."""
+    from paddle_cnn.models import create_model
+    model = create_model("lenet")
+    per_copy = 61_706 * 4 * 3
+    free = {"bytes": 0}
+    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(1 << 40, 0, free["bytes"]))
+    for epochs, copies in ((10, 3), (2, 2), (1, 1)):
+        free["bytes"] = per_copy * copies + (16 << 20)
+        ckpt.check_space(str(tmp_path / "ck"), model, 2, epochs)
+        free["bytes"] -= 1
+        with pytest.raises(ckpt.CheckpointError, match="free on the disk of"):
+            ckpt.check_space(str(tmp_path / "ck"), model, 2, epochs)
