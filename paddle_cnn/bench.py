@@ -93,15 +93,8 @@ def train_step_gflops(name: str, batch_size: int = 128, steps: int = 5, input_sh
     MACs x 2 x 3 per image. Run with the CPU threads fit would use (device.threads_for_step)."""
     from paddle_cnn.device import cpu_threads, threads_for_step
     model, macs = _model_and_macs(name, input_shape)
-    opt = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9, parameters=model.parameters())
-    x = paddle.randn([batch_size, *input_shape])
-    y = paddle.randint(0, 10, [batch_size])
-    model.train()
-
-    def step():
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-        opt.clear_grad()
+    step = _train_step(model, paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9,
+                                                        parameters=model.parameters()), batch_size, input_shape)
     threads = threads_for_step(macs * batch_size)
     with cpu_threads(threads):
         seconds = min(_timings(step, steps))
@@ -166,12 +159,11 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
     from paddle.vision import transforms as T
     from paddle.vision.datasets import MNIST
 
-    from paddle_cnn.analysis import layer_table
     from paddle_cnn.data import DeviceData, embedded_dir, load_dataset
     from paddle_cnn.data.mnist import FILES
-    from paddle_cnn.device import available_cores, cpu_threads, seed_everything, threads_for_step
+    from paddle_cnn.device import available_cores, cpu_threads, seed_everything
     from paddle_cnn.models import create_model
-    from paddle_cnn.train import evaluate, fit
+    from paddle_cnn.train import evaluate, fit, step_threads
     files = {split: [os.path.join(embedded_dir(), f) for f in FILES[split]] for split in ("train", "test")}
     tf = T.Compose([T.ToTensor(), T.Normalize(mean=[0.1307], std=[0.3081])])
     train_ds = MNIST(image_path=files["train"][0], label_path=files["train"][1], mode="train", transform=tf,
@@ -204,7 +196,7 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
             log=lambda *a: None)
     ours_s = float(np.mean(h["seconds"]))
     ours_acc = evaluate(model, DeviceData(d["test"]))["acc"]
-    ours_threads = threads_for_step(layer_table(model, (1, 28, 28)).totals["macs"] * batch_size)
+    ours_threads = step_threads(model, (1, 28, 28), batch_size)
     with cpu_threads(ours_threads):
         floor = kernel_floor("lenet", (1, 28, 28), batch_size, math.ceil(len(train) / batch_size), epochs)
     return {"epochs": epochs, "batch": batch_size, "train_images": len(train), "hapi_s_per_epoch": hapi_s,
@@ -221,17 +213,26 @@ def kernel_floor(name: str, input_shape, batch_size: int, steps: int, epochs: in
     is the highest speed-up any such loop can reach."""
     from paddle_cnn.models import create_model
     model = create_model(name, in_channels=input_shape[0], input_size=input_shape[1:])
-    opt = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
-    x = paddle.randn([batch_size, *input_shape])
-    y = paddle.randint(0, 10, [batch_size])
-    model.train()
+    step = _train_step(model, paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters()),
+                       batch_size, input_shape)
 
     def epoch():
         for _ in range(steps):
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-            opt.clear_grad()
+            step()
     return float(np.mean(_timings(epoch, epochs, burn_in=0)))
+
+
+def _train_step(model, opt, batch_size: int, input_shape, num_classes: int = 10):
+    """A function doing one full train step (forward, cross-entropy, backward, update) on one fixed random batch."""
+    x = paddle.randn([batch_size, *input_shape])
+    y = paddle.randint(0, num_classes, [batch_size])
+    model.train()
+
+    def step():
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        opt.clear_grad()
+    return step
 
 
 def peak_rss_mb_of(args: list[str]) -> tuple[int, float]:

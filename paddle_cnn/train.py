@@ -20,6 +20,7 @@ What it does, in order of what a user would notice:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -32,11 +33,11 @@ import paddle.nn.functional as F
 
 from paddle_cnn import checkpoint as ckpt
 from paddle_cnn.data.loader import DeviceData, epoch_order
-from paddle_cnn.device import current_threads, is_gpu, set_threads, threads_for_step
+from paddle_cnn.device import cpu_threads, is_gpu, threads_for_step
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 OPTIMIZER_SLOTS = {"adam": 2, "sgd": 0, "momentum": 1}  # state arrays per parameter
-_FAULT = os.environ.get("PADDLE_CNN_FAULT", "")  # see _fault_at
+_FAULT = os.environ.get("PADDLE_CNN_FAULT", "")  # see _inject_fault
 SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
 HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
 
@@ -177,18 +178,22 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
         _flush(writer, start, pending["row"], pending["batch"])  # killed between checkpoint and log: log it once
     steps_per_epoch = min(math.ceil(len(train) / batch_size), max_batches or math.inf)
     show_bar = (_interactive() if progress is None else progress) and rank == 0
-    threads_before = current_threads()
-    if not is_gpu():
-        set_threads(threads or threads_for_step(_step_macs(model, train.sample_shape, batch_size // world)))
-    stop = _StopOnInterrupt(enabled=world == 1)
 
     def save(epoch_done: int, extra: dict):
         if rank == 0 and checkpoint_dir:
             ckpt.save(checkpoint_dir, model, opt, {"epoch": epoch_done, "model": model_name, "seed": seed,
                                                     "history": history, "run": run_name, **extra})
 
-    try:
-        stop.__enter__()
+    def interrupted(where: str) -> Interrupted:
+        saved = f"; saved in {checkpoint_dir}" if checkpoint_dir and rank == 0 else ""
+        return Interrupted(f"{run_name or 'training'} interrupted {where}{saved}")
+
+    with contextlib.ExitStack() as cleanup:  # on any exit: SIGINT handler, then CPU threads, then the writer
+        if writer is not None:
+            cleanup.callback(writer.close)
+        if not is_gpu():
+            cleanup.enter_context(cpu_threads(threads or step_threads(model, train.sample_shape, batch_size // world)))
+        stop = cleanup.enter_context(_StopOnInterrupt(enabled=world == 1))
         for epoch in range(start, epochs):
             rng = np.random.RandomState((seed * 100_003 + epoch) % 2**32)  # order, crops, flips of this epoch
             batches = epoch_order(len(train), batch_size, rng, rank, world, max_batches)
@@ -202,18 +207,11 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             for step, idx in enumerate(batches):
                 if step < ep.step:
                     continue
-                fault = _fault_at(run_name, epoch, step)
-                if fault and fault.isdigit():
-                    os.kill(os.getpid(), int(fault))
-                elif fault == "fsize":  # the disk "fills": from now on no file may grow past 100 kB
-                    import resource
-                    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write raises OSError instead
-                    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+                fault = _inject_fault(run_name, epoch, step) if _FAULT else None
                 if stop.requested:  # Ctrl-C: checkpoint the steps done so far, then stop
                     ep.drain(epoch, steps_per_epoch, checkpoint_dir, point=False)
                     save(epoch, {"pending_log": pending, "partial": ep.to_json(epoch, rng)})
-                    raise Interrupted(f"{run_name or 'training'} interrupted in epoch {epoch + 1} after step {step}"
-                                      + (f"; saved in {checkpoint_dir}" if checkpoint_dir and rank == 0 else ""))
+                    raise interrupted(f"in epoch {epoch + 1} after step {step}")
                 lr_now = lr_at(lr_schedule, lr, epoch + step / steps_per_epoch, epochs, milestones, gamma,
                                decay_epochs)
                 opt.set_lr(lr_now)
@@ -265,27 +263,23 @@ def fit(model, train_set, eval_set=None, *, epochs: int, batch_size: int = 64, o
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, row)
             if stop.requested and epoch + 1 < epochs:  # Ctrl-C during evaluation: the epoch is saved, stop here
-                raise Interrupted(f"{run_name or 'training'} interrupted after epoch {epoch + 1}"
-                                  + (f"; saved in {checkpoint_dir}" if checkpoint_dir and rank == 0 else ""))
+                raise interrupted(f"after epoch {epoch + 1}")
         if writer is not None:
             _log_hparams(writer, hparams, history, dict(model=model_name, optimizer=optimizer, lr=lr,
                                                           batch_size=batch_size, epochs=epochs, seed=seed,
                                                           lr_schedule=lr_schedule, weight_decay=weight_decay))
-    finally:
-        stop.__exit__()
-        set_threads(threads_before)
-        if writer is not None:
-            writer.close()
     return history
 
 
-def _step_macs(model, sample_shape, batch_size: int) -> float | None:
-    """Forward multiply-accumulates of one training step (None when the model cannot be tabulated)."""
+def step_threads(model, sample_shape, batch_size: int) -> int:
+    """CPU threads fit uses for `model` at this batch: device.threads_for_step of the step's forward
+    multiply-accumulates (all cores when the model cannot be tabulated)."""
     from paddle_cnn.analysis import layer_table
     try:
-        return float(layer_table(model, sample_shape).totals["macs"]) * batch_size
+        macs = float(layer_table(model, sample_shape).totals["macs"]) * batch_size
     except Exception:  # any model layer_table cannot run: keep the default threads
-        return None
+        macs = None
+    return threads_for_step(macs)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -375,13 +369,20 @@ class _EpochState:
         return ep
 
 
-def _fault_at(run_name, epoch: int, step: int) -> str | None:
+def _inject_fault(run_name, epoch: int, step: int) -> str | None:
     """Fault injection for the crash tests: PADDLE_CNN_FAULT=RUN:EPOCH:STEP:WHAT (1-based epoch and step) does
-    WHAT at that step: a signal number (sent to this process), 'nan' (the step's loss becomes NaN) or 'fsize'
-    (files may no longer grow past 100 kB, as on a full disk)."""
-    if not _FAULT or _FAULT.rsplit(":", 1)[0] != f"{run_name}:{epoch + 1}:{step + 1}":
+    WHAT at that step: a signal number (sent to this process), 'fsize' (from now on no file may grow past
+    100 kB, as on a full disk) or 'nan' (returned: the caller makes the step's loss NaN)."""
+    where, what = _FAULT.rsplit(":", 1)
+    if where != f"{run_name}:{epoch + 1}:{step + 1}":
         return None
-    return _FAULT.rsplit(":", 1)[1]
+    if what.isdigit():
+        os.kill(os.getpid(), int(what))
+    elif what == "fsize":
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write raises OSError instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    return what
 
 
 def _validate(epochs, batch_size, optimizer, lr_schedule, lr):

@@ -8,6 +8,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_cnn.device import is_gpu
 from paddle_cnn.shapes import ShapeError, output_shape
 
 # fluid's `act='leaky_relu'` (article 003) used alpha 0.02; paddle.nn.LeakyReLU defaults to 0.01.
@@ -44,7 +45,7 @@ class Conv2D(nn.Conv2D):
 
     def _gemm_ok(self, x) -> bool:
         if self._groups != 1 or _pair(self._dilation) != (1, 1) or _pair(self._padding) is None \
-                or _pair(self._stride) is None or _on_gpu():
+                or _pair(self._stride) is None or is_gpu():
             return False
         ho, wo = self._out_hw(*x.shape[2:])
         return 0 < ho * wo <= GEMM_MAX_PIXELS
@@ -72,10 +73,6 @@ def _pair(v):
     return None
 
 
-def _on_gpu() -> bool:
-    return not paddle.get_device().startswith("cpu")
-
-
 class Dropout(nn.Dropout):
     """paddle.nn.Dropout (upscale_in_train) with a faster mask on the CPU: the same distribution, and the same
     results for the same paddle.seed, since the mask's seed is drawn from paddle's generator.
@@ -88,7 +85,7 @@ class Dropout(nn.Dropout):
 
     def forward(self, x):
         if not self.training or self.p == 0 or self.mode != "upscale_in_train" or self.axis is not None \
-                or _on_gpu() or self.p >= 1:
+                or is_gpu() or self.p >= 1:
             return super().forward(x)
         seed = int(paddle.randint(0, 2**31 - 1, [1]).item())  # from paddle's generator: paddle.seed decides
         mask = np.random.default_rng(seed).random(tuple(x.shape), dtype=np.float32) >= self.p
