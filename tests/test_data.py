@@ -163,3 +163,127 @@ def test_crop_and_flip_move_pixels_as_specified():
                                                          np.random.RandomState(1))  # rand < .5 -> flip
     rng = np.random.RandomState(1)
     assert (rng.rand(1) < 0.5)[0] == (flipped.numpy()[0, 0, 0, 5] == 255)
+
+
+# ------------------------------------------------------------------ labels against the files' own labels
+
+def test_cifar10_labels_and_pixels_are_the_pickled_ones(tmp_path):
+    """A tarball written here with random labels: the loader returns each batch's own labels and pixels, in the
+    file's order (train = data_batch_1..5, test = test_batch)."""
+    import io
+    import tarfile
+    rng = np.random.RandomState(3)
+    batches = {}
+    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            labels = rng.randint(0, 10, 7).tolist()
+            data = rng.randint(0, 256, (7, 3072)).astype(np.uint8)
+            batches[name] = (labels, data)
+            blob = pickle.dumps({b"labels": labels, b"data": data, b"batch_label": b"x"}, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    d = load_dataset("cifar10", str(tmp_path))
+    train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
+    assert d["train"].labels.tolist() == sum((b[0] for b in train), [])
+    assert d["test"].labels.tolist() == batches["test_batch"][0]
+    assert np.array_equal(d["train"].images.reshape(35, 3072), np.concatenate([b[1] for b in train]))
+    assert np.array_equal(d["test"].images[2, 1], batches["test_batch"][1][2, 1024:2048].reshape(32, 32))
+
+
+def test_mnist_labels_are_the_idx_files_own(tmp_path):
+    from paddle_cnn.data.mnist import write_idx
+    rng = np.random.RandomState(4)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    want = {}
+    for split in ("train", "t10k"):
+        want[split] = rng.randint(0, 10, 9)
+        write_idx(str(folder / f"{split}-images-idx3-ubyte.gz"), rng.randint(0, 256, (9, 28, 28)))
+        write_idx(str(folder / f"{split}-labels-idx1-ubyte.gz"), want[split])
+    d = load_dataset("mnist", str(tmp_path))
+    assert d["train"].labels.tolist() == want["train"].tolist()
+    assert d["test"].labels.tolist() == want["t10k"].tolist()
+
+
+def test_caltech_labels_follow_the_class_folders(tmp_path):
+    """Each class folder gets its own colour; every loaded image's colour names the folder its label says."""
+    from PIL import Image
+    root = tmp_path / "101_ObjectCategories"
+    colours = {c: ((37 * k) % 256, (91 * k + 40) % 256, (53 * k + 100) % 256) for k, c in enumerate(CLASSES)}
+    for c in CLASSES:
+        (root / c).mkdir(parents=True)
+        for i in range(5):
+            Image.new("RGB", (20, 20), colours[c]).save(root / c / f"image_{i:04d}.png")
+    d = load_dataset("caltech16", str(tmp_path), size=8)
+    for split in ("train", "eval", "test"):
+        for img, label in zip(d[split].images, d[split].labels):
+            assert tuple(int(v) for v in img[:, 4, 4]) == colours[CLASSES[label]], (split, label)
+
+
+def test_caltech_list_file_labels_are_the_files_own(tmp_path):
+    root = make_aistudio_lists(str(tmp_path), n_classes=3, per_split=(4, 2, 2))
+    d = load_dataset("caltech16", str(tmp_path), size=8)
+    for split, fname in (("train", "Train.txt"), ("eval", "Eval.txt"), ("test", "Test.txt")):
+        with open(os.path.join(root, fname)) as f:
+            assert d[split].labels.tolist() == [int(line.split()[-1]) for line in f if line.strip()]
+
+
+# ------------------------------------------------------------------ augmentation: where, how often, which axis
+
+def _colour_set(n=2000, size=8):
+    from paddle_cnn.data.common import ImageSet
+    rng = np.random.RandomState(0)
+    images = rng.randint(0, 256, (n, 3, size, size)).astype(np.uint8)
+    return ImageSet(images, np.zeros(n, np.int64), ["a"], "colour", (0.0, 0.0, 0.0), (1 / 255,) * 3)
+
+
+def test_augmentation_never_touches_eval_batches():
+    d = _colour_set(64)
+    aug = DeviceData(d, augment=("crop", "flip", "grayscale"))
+    idx = np.arange(64)
+    plain = DeviceData(d).batch(idx)[0].numpy()
+    assert np.array_equal(aug.batch(idx)[0].numpy(), plain)  # evaluation: no rng
+    assert np.array_equal(aug.batch(idx, np.random.RandomState(0), train=False)[0].numpy(), plain)
+    assert not np.array_equal(aug.batch(idx, np.random.RandomState(0), train=True)[0].numpy(), plain)
+
+
+def test_flip_rate_and_axis():
+    """About half the images are mirrored left-right (last axis), the others untouched; none upside down."""
+    d = _colour_set()
+    x = DeviceData(d).batch(np.arange(len(d)))[0].numpy()
+    y = DeviceData(d, augment=("flip",)).batch(np.arange(len(d)), np.random.RandomState(1), train=True)[0].numpy()
+    same = np.array([np.array_equal(a, b) for a, b in zip(x, y)])
+    mirrored = np.array([np.array_equal(a[..., ::-1], b) for a, b in zip(x, y)])
+    assert np.all(same | mirrored)
+    assert 0.46 < mirrored.mean() < 0.54  # 2,000 draws: std of the rate ~0.011
+
+
+def test_grayscale_rate_and_luminance():
+    """About 10% of the images become grey (three equal channels of 0.299 R + 0.587 G + 0.114 B)."""
+    d = _colour_set()
+    x = DeviceData(d).batch(np.arange(len(d)))[0].numpy()
+    y = DeviceData(d, augment=("grayscale",)).batch(np.arange(len(d)), np.random.RandomState(2),
+                                                   train=True)[0].numpy()
+    gray = np.array([np.allclose(b[0], b[1]) and np.allclose(b[1], b[2]) for b in y])
+    assert 0.08 < gray.mean() < 0.12  # 2,000 draws: std of the rate ~0.007
+    lum = 0.299 * x[gray, 0] + 0.587 * x[gray, 1] + 0.114 * x[gray, 2]
+    np.testing.assert_allclose(y[gray, 0], lum, rtol=1e-5, atol=1e-3)
+    assert np.array_equal(y[~gray], x[~gray])
+
+
+def test_crop_is_a_shifted_window_of_the_padded_image():
+    """Each crop equals the image zero-padded by 4 and cut at an offset in [0, 8] on both axes; the offsets
+    spread over that whole range."""
+    d = _colour_set(400)
+    x = DeviceData(d).batch(np.arange(400))[0].numpy()
+    y = DeviceData(d, augment=("crop",)).batch(np.arange(400), np.random.RandomState(3), train=True)[0].numpy()
+    padded = np.pad(x, ((0, 0), (0, 0), (4, 4), (4, 4)))
+    offsets = []
+    for i in range(400):
+        found = [(dy, dx) for dy in range(9) for dx in range(9)
+                 if np.array_equal(padded[i, :, dy:dy + 8, dx:dx + 8], y[i])]
+        assert found, i
+        offsets.append(found[0])
+    dys, dxs = zip(*offsets)
+    assert set(dys) == set(range(9)) and set(dxs) == set(range(9))
