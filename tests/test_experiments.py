@@ -63,7 +63,11 @@ def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
 
 def test_layer_arithmetic_experiment(tmp_path):
     res = run_experiment("layer-arithmetic", "smoke", logdir=str(tmp_path), log=lambda *a: None)
-    assert len(res["models"]) == len(list_models())
+    rows = {r["model"]: r for r in res["models"]}
+    assert set(rows) == set(list_models())
+    # against hand arithmetic: LeNet (article 002) and VGG16 at 10 classes (138,357,544 at 1000, minus 990 x 4097)
+    assert (rows["lenet"]["params"], rows["lenet"]["macs"]) == (61_706, 416_520)
+    assert rows["vgg16"]["params"] == 138_357_544 - 990 * 4097 and rows["vgg16"]["input"] == "3x224x224"
     verdicts = {c["text"]: c["verdict"] for c in res["claims"]}
     assert verdicts["conv1 parameters 11*11*3*96+96 = 34,848"] == "not reproduced"
     assert verdicts["total weights without bias"] == "reproduced"

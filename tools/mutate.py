@@ -1,0 +1,240 @@
+"""Mutation testing: does the suite notice a small, realistic bug?
+
+Each mutation below is one bug (a few exact text replacements in one file) and the tests meant to catch it.
+The script copies the working tree to a temporary folder once, checks that those tests pass there unmutated,
+then applies one mutation at a time, runs its tests and restores the file. A mutation is killed when its tests
+fail. It prints one line per mutation and the kill rate, and exits 1 when any mutation survives or no longer
+applies (the code it targets moved: update its text here).
+
+    .venv/bin/python tools/mutate.py              # all mutations (~10 minutes on 2 cores)
+    .venv/bin/python tools/mutate.py -k dropout   # those whose name contains 'dropout'
+
+Not run by CI: it runs the relevant tests once per mutation.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # file, relative to the repository root
+    edits: tuple  # (old, new) pairs; each old text must occur exactly once
+    tests: tuple  # pytest arguments (files or node ids) that must fail
+
+
+def M(name, path, edits, *tests):
+    return Mutation(name, path, tuple(edits), tuple(tests))
+
+
+STRUCT = "tests/test_model_structure.py"
+ARITH = "tests/test_arithmetic_property.py"
+METRICS = "tests/test_metrics.py"
+ATOMIC = "tests/test_atomic.py"
+REPORT = "tests/test_report.py"
+DATA = "tests/test_data.py"
+
+MUTATIONS = [
+    # ------------------------------------------------------------------ the 16 that once survived every test
+    M("googlenet: inception 3a 5x5-reduce 16 -> 24", "paddle_cnn/models/googlenet.py",
+      [("Inception(192, 64, (96, 128), (16, 32), 32)", "Inception(192, 64, (96, 128), (24, 32), 32)")], STRUCT),
+    M("trick CNN: stage-4 width 512 -> 256", "paddle_cnn/models/tricks.py",
+      [("WIDTHS = (64, 128, 256, 512, 1024, 1024)", "WIDTHS = (64, 128, 256, 256, 1024, 1024)")], STRUCT),
+    M("vgg16_cifar: no BatchNorm1D after fc 512", "paddle_cnn/models/vgg.py",
+      [("        nn.BatchNorm1D(512), nn.ReLU(), Dropout(0.5),", "        nn.ReLU(), Dropout(0.5),")], STRUCT),
+    M("vgg16_cifar: classifier dropout 0.5 -> 0.2", "paddle_cnn/models/vgg.py",
+      [("Dropout(0.5), nn.Linear(flat_features(", "Dropout(0.2), nn.Linear(flat_features(")], STRUCT),
+    M("shapes: ceil-mode pool output off by one", "paddle_cnn/shapes.py",
+      [("nh, nw = nh + sh - 1, nw + sw - 1", "nh, nw = nh + sh, nw + sw")], ARITH),
+    M("analysis: Linear MACs count the bias", "paddle_cnn/analysis.py",
+      [("return int(fin * fout * math.prod(out_shape[:-1]))", "return int((fin + 1) * fout * math.prod(out_shape[:-1]))")],
+      ARITH),
+    M("metrics: top-2 computed as top-3", "paddle_cnn/train.py",
+      [("k = min(2, out.shape[1])", "k = min(3, out.shape[1])")], METRICS),
+    M("checkpoint: latest.json / results.json written in place", "paddle_cnn/checkpoint.py",
+      [('    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))\n'
+        '    try:\n        with os.fdopen(fd, "w", encoding="utf-8") as f:',
+        '    tmp = path\n    try:\n        with open(path, "w", encoding="utf-8") as f:')], ATOMIC),
+    M("checkpoint: epoch folder written in place", "paddle_cnn/checkpoint.py",
+      [('    tmp = tempfile.mkdtemp(dir=ckpt_dir, prefix=f".tmp-epoch-{epoch:04d}-")',
+        '    shutil.rmtree(final, ignore_errors=True)\n    os.makedirs(final)\n    tmp = final'),
+       ("        if os.path.exists(final):\n            shutil.rmtree(final)\n        os.replace(tmp, final)\n",
+        "        pass\n")], ATOMIC),
+    M("verdicts: better/delta direction flipped", "paddle_cnn/report.py",
+      [('diff = (b - a) if c.kind == "smoother" else (a - b)', 'diff = (b - a) if c.kind == "smoother" else (b - a)')],
+      REPORT),
+    M("verdicts: smoother direction flipped", "paddle_cnn/report.py",
+      [('diff = (b - a) if c.kind == "smoother" else (a - b)', 'diff = (a - b) if c.kind == "smoother" else (a - b)')],
+      REPORT),
+    M("verdicts: noise threshold 0.5 standard errors instead of 2", "paddle_cnn/report.py",
+      [("if se > 0 and abs(diff) <= 2 * se:", "if se > 0 and abs(diff) <= 0.5 * se:")], REPORT),
+    M("verdicts: smoke-profile value claims marked reproduced", "paddle_cnn/report.py",
+      [('        if profile == "smoke":\n', '        if profile == "smoke" and c.kind != "value":\n'),
+       ('            if profile != "full":\n                row["reason"] = note + "compare under --profile full"',
+        '            if profile not in ("full", "smoke"):\n                row["reason"] = note + "compare under --profile full"')],
+      REPORT),
+    M("data: CIFAR labels shifted by one", "paddle_cnn/data/cifar.py",
+      [('ys.append(np.asarray(batch[b"labels"], dtype=np.int64))',
+        'ys.append((np.asarray(batch[b"labels"], dtype=np.int64) + 1) % 10)')], DATA),
+    M("data: crop/flip also applied to eval batches", "paddle_cnn/data/loader.py",
+      [("if train and self.augment and rng is not None:\n            x = self._augment(x, rng)",
+        "if self.augment:\n            x = self._augment(x, rng if rng is not None else np.random.RandomState(0))")],
+      DATA, METRICS),
+    M("data: grayscale applied to 90% of images", "paddle_cnn/data/loader.py",
+      [("grayscale_p: float = 0.1", "grayscale_p: float = 0.9")], DATA),
+    M("report: plot_curves draws no curves", "paddle_cnn/report.py",
+      [('line, = ax.plot(x, curves.mean(0), marker="o", ms=3, label=label)',
+        'line, = ax.plot([], [], marker="o", ms=3, label=label)')], REPORT),
+    # ------------------------------------------------------------------------------------------- our own
+    M("metrics: evaluation in train mode (dropout on)", "paddle_cnn/train.py",
+      [("    model.eval()\n    loss_sum", "    model.train()\n    loss_sum")], METRICS),
+    M("metrics: the short last batch weighted as a full one", "paddle_cnn/train.py",
+      [("self.loss_total += float(v) * n", "self.loss_total += float(v) * max(self.sizes)")], METRICS),
+    M("lenet: conv1 padding 2 -> 1", "paddle_cnn/models/lenet.py",
+      [("Conv2D(in_channels, 6, 5, padding=2), nn.ReLU(),  # N x 6 x 28 x 28\n        nn.MaxPool2D(2, 2),",
+        "Conv2D(in_channels, 6, 5, padding=1), nn.ReLU(),  # N x 6 x 28 x 28\n        nn.MaxPool2D(2, 2),")], STRUCT),
+    M("alexnet: conv2 5x5 -> 3x3", "paddle_cnn/models/alexnet.py",
+      [("Conv2D(96, 256, 5, padding=2)", "Conv2D(96, 256, 3, padding=1)")], STRUCT),
+    M("vgg16: one conv fewer in the last block", "paddle_cnn/models/vgg.py",
+      [('256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],  # vgg16',
+        '256, 256, 256, "M", 512, 512, 512, "M", 512, 512, "M"],  # vgg16')], STRUCT),
+    M("googlenet_bn: no BN after pool3", "paddle_cnn/models/googlenet.py",
+      [("nn.MaxPool2D(3, 2, padding=1), *bn(480),", "nn.MaxPool2D(3, 2, padding=1),")], STRUCT),
+    M("googlenet: dropout 0.4 -> 0.5", "paddle_cnn/models/googlenet.py",
+      [("batch_norm=False, dropout=0.4):", "batch_norm=False, dropout=0.5):")], STRUCT),
+    M("trick CNN: LeakyReLU slope 0.02 -> 0.01", "paddle_cnn/models/blocks.py",
+      [("FLUID_LEAKY_SLOPE = 0.02", "FLUID_LEAKY_SLOPE = 0.01")], STRUCT),
+    M("convpool3_bn: BN after all three blocks", "paddle_cnn/models/convpool.py",
+      [("if batch_norm and i < 2:", "if batch_norm:")], STRUCT),
+    M("inception: pool branch without its 1x1 conv's activation", "paddle_cnn/models/blocks.py",
+      [("nn.MaxPool2D(3, stride=1, padding=1), Conv2D(c_in, c4, 1), make_act(act))",
+        "nn.MaxPool2D(3, stride=1, padding=1), Conv2D(c_in, c4, 1))")], STRUCT),
+    M("analysis: grouped conv MACs use all input channels", "paddle_cnn/analysis.py",
+      [("return int(kh * kw * layer.weight.shape[1] * math.prod(out_shape))",
+        "return int(kh * kw * layer._in_channels * math.prod(out_shape))")], ARITH),
+    M("shapes: dilation ignored", "paddle_cnn/shapes.py",
+      [("ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1", "ekh, ekw = kh, kw")], ARITH),
+    M("shapes: pools use floor division", "paddle_cnn/shapes.py",
+      [("oh, ow = _ctrunc(nh, sh) + 1, _ctrunc(nw, sw) + 1", "oh, ow = nh // sh + 1, nw // sw + 1")], ARITH, STRUCT),
+    M("data: caltech labels from the sorted class names", "paddle_cnn/data/caltech.py",
+      [("for label, c in enumerate(CLASSES):", "for label, c in enumerate(sorted(CLASSES)):")], DATA),
+    M("data: flip along the height axis", "paddle_cnn/data/loader.py",
+      [("x = paddle.where(flip, x.flip(axis=[3]), x)", "x = paddle.where(flip, x.flip(axis=[2]), x)")], DATA),
+    M("data: vertical crop offsets only up to the padding", "paddle_cnn/data/loader.py",
+      [("dy = rng.randint(0, 2 * p + 1, size=n)", "dy = rng.randint(0, p + 1, size=n)")], DATA),
+    M("data: images not divided by the std", "paddle_cnn/data/loader.py",
+      [("x = (x - self._mean) / self._std", "x = x - self._mean")], DATA),
+    M("train: resume without the optimizer state", "paddle_cnn/train.py",
+      [("state = ckpt.load(checkpoint_dir, model, opt)", "state = ckpt.load(checkpoint_dir, model)")],
+      "tests/test_train.py::test_resume_equals_uninterrupted"),
+    M("train: dropout not re-seeded per step", "paddle_cnn/train.py",
+      [("paddle.seed(((seed * 100_003 + epoch) * 1_000_003 + step) % 2**62)", "pass")],
+      "tests/test_train.py::test_resume_equals_uninterrupted"),
+    M("train: NaN check never fires", "paddle_cnn/train.py",
+      [("bad = np.flatnonzero(~np.isfinite(vals))", "bad = np.flatnonzero(np.isnan(vals) & False)")],
+      "tests/test_train.py::test_nan_loss_stops_with_epoch_and_step_and_keeps_checkpoint"),
+    M("train: the Ctrl-C handler is not given back", "paddle_cnn/train.py",
+      [("            signal.signal(signal.SIGINT, self._before if self._before is not None else "
+        "signal.default_int_handler)\n", "            pass\n")],
+      "tests/test_train.py::test_ctrl_c_mid_epoch_checkpoints_that_step_and_resume_equals_uninterrupted"),
+    M("checkpoint: disk check counts one copy too few", "paddle_cnn/checkpoint.py",
+      [("copies = min(keep + 1, epochs) if epochs else keep + 1", "copies = min(keep, epochs) if epochs else keep")],
+      "tests/test_faults.py::test_space_needed_counts_the_copies_a_run_will_hold"),
+    M("verdicts: no-learning band 50 points instead of 5", "paddle_cnn/report.py",
+      [("ok = a <= chance + 0.05", "ok = a <= chance + 0.5")], REPORT),
+    M("verdicts: value claims judged the wrong way round", "paddle_cnn/report.py",
+      [("ok = a >= c.value - c.tolerance", "ok = a <= c.value + c.tolerance")], REPORT),
+    M("verdicts: delta 'reproduced' from a quarter of the gain", "paddle_cnn/report.py",
+      [('row["verdict"] = ("reproduced" if diff >= c.value / 2 else',
+        'row["verdict"] = ("reproduced" if diff >= c.value / 4 else')], REPORT),
+    M("report: final bars drawn at the std instead of the mean", "paddle_cnn/report.py",
+      [("ax.bar(range(len(labels)), [m for m, _, _ in stats]", "ax.bar(range(len(labels)), [s for _, s, _ in stats]")],
+      REPORT),
+]
+
+
+def _copy_tree(dst: str) -> None:
+    """Tracked and untracked-but-not-ignored files of the working tree (no .venv, logs, .git)."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = os.path.join(ROOT, rel)
+        if os.path.isfile(src):
+            os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+            shutil.copy2(src, os.path.join(dst, rel))
+
+
+def _pytest(tree: str, tests, timeout: int) -> tuple[int, float]:
+    env = dict(os.environ, PYTHONPATH=tree, PADDLE_CNN_PROFILE="smoke", PYTHONDONTWRITEBYTECODE="1")
+    t0 = time.perf_counter()
+    try:
+        rc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            timeout=timeout).returncode
+    except subprocess.TimeoutExpired:
+        rc = -1
+    return rc, time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-k", default="", help="only mutations whose name contains this text")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per mutation's test run")
+    args = ap.parse_args(argv)
+    chosen = [m for m in MUTATIONS if args.k in m.name]
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="paddle-cnn-mutate-") as tree:
+        _copy_tree(tree)
+        probe = subprocess.run([sys.executable, "-c", "import paddle_cnn, sys; print(paddle_cnn.__file__)"],
+                               cwd=tree, env=dict(os.environ, PYTHONPATH=tree), capture_output=True, text=True)
+        if not probe.stdout.strip().startswith(tree):
+            print(f"the copy does not import its own paddle_cnn ({probe.stdout.strip() or probe.stderr})")
+            return 2
+        needed = sorted({t for m in chosen for t in m.tests})
+        rc, secs = _pytest(tree, needed, args.timeout * 2)
+        print(f"unmutated: {len(needed)} test targets {'pass' if rc == 0 else 'FAIL'} ({secs:.0f} s)")
+        if rc != 0:
+            return 2
+        killed, problems = 0, []
+        for i, m in enumerate(chosen, 1):
+            path = os.path.join(tree, m.path)
+            with open(path, encoding="utf-8") as f:
+                original = f.read()
+            text = original
+            stale = [old for old, _ in m.edits if text.count(old) != 1]
+            if stale:
+                problems.append(m.name)
+                print(f"{i:2d}. STALE     {m.name}: {stale[0][:60]!r} is not in {m.path} exactly once")
+                continue
+            for old, new in m.edits:
+                text = text.replace(old, new)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            try:
+                rc, secs = _pytest(tree, m.tests, args.timeout)
+            finally:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(original)
+            if rc != 0:
+                killed += 1
+                print(f"{i:2d}. killed    {m.name} ({secs:.0f} s{', timeout' if rc == -1 else ''})", flush=True)
+            else:
+                problems.append(m.name)
+                print(f"{i:2d}. SURVIVED  {m.name} ({secs:.0f} s): {' '.join(m.tests)} stayed green", flush=True)
+    total = time.perf_counter() - t_start
+    print(f"\nkill rate: {killed}/{len(chosen)} = {killed / max(len(chosen), 1):.0%} in {total / 60:.1f} min")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
