@@ -225,9 +225,10 @@ def main(argv=None) -> int:
             finally:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(original)
-            if rc != 0:
+            if rc != 0:  # 1: tests failed; anything else (collection error, timeout) is named
                 killed += 1
-                print(f"{i:2d}. killed    {m.name} ({secs:.0f} s{', timeout' if rc == -1 else ''})", flush=True)
+                how = {1: "", -1: ", timeout"}.get(rc, f", pytest exit {rc}: not a test failure")
+                print(f"{i:2d}. killed    {m.name} ({secs:.0f} s{how})", flush=True)
             else:
                 problems.append(m.name)
                 print(f"{i:2d}. SURVIVED  {m.name} ({secs:.0f} s): {' '.join(m.tests)} stayed green", flush=True)
