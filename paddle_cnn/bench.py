@@ -1,5 +1,9 @@
-"""Timing of forward and forward-backward passes per batch (article 004's benchmark, `time_tensorflow_run`):
-burn-in steps first, then the mean and standard deviation of the per-batch seconds."""
+"""`paddle-cnn bench`: the performance measurements, every figure that matters a ratio taken in one process.
+
+1. our fit against paddle.Model.fit (hapi) on LeNet / mnist-5k, and the floor of bare train steps;
+2. achieved GFLOP/s of train steps against numpy's matmul peak, with a per-layer breakdown;
+3. article 004's forward / forward-backward benchmark for every model (experiments/timing.py);
+4. peak memory of the main job."""
 from __future__ import annotations
 
 import math
@@ -9,74 +13,10 @@ import warnings
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
-
-def _sync():
-    if paddle.get_device().startswith("gpu"):
-        paddle.device.cuda.synchronize()
-
-
-def _timings(fn, steps: int, burn_in: int = 1) -> list[float]:
-    """Seconds of each of `steps` calls of fn (device synchronised), after `burn_in` untimed calls."""
-    for _ in range(burn_in):
-        fn()
-        _sync()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        _sync()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def _model_and_macs(name: str, input_shape, num_classes: int = 10):
-    from paddle_cnn.analysis import layer_table
-    from paddle_cnn.models import create_model
-    model = create_model(name, num_classes=num_classes, in_channels=input_shape[0], input_size=input_shape[1:])
-    return model, layer_table(model, input_shape, name).totals["macs"]
-
-
-def time_batches(model, input_shape, batch_size: int, steps: int = 10, burn_in: int = 2, backward: bool = False,
-                 num_classes: int | None = None, amp: bool = False) -> dict:
-    """Seconds per batch of random input (mean, std over `steps` after `burn_in`), images/s.
-    amp: float16 autocast (GPU only; ignored on the CPU)."""
-    x = paddle.randn([batch_size, *input_shape])
-    y = paddle.randint(0, num_classes or 2, [batch_size])
-    model.train() if backward else model.eval()
-    amp = amp and paddle.get_device().startswith("gpu")
-
-    def forward_backward():
-        with paddle.amp.auto_cast(enable=amp):
-            out = model(x)
-            loss = F.cross_entropy((out[0] if isinstance(out, (tuple, list)) else out).astype("float32"), y)
-        loss.backward()
-        model.clear_gradients()
-
-    def forward():
-        with paddle.no_grad(), paddle.amp.auto_cast(enable=amp):
-            model(x)
-    times = _timings(forward_backward if backward else forward, steps, burn_in)
-    mean = float(np.mean(times))
-    return {"seconds_per_batch": mean, "std": float(np.std(times)), "images_per_s": batch_size / mean,
-            "batch_size": batch_size, "steps": steps}
-
-
-def forward_backward_timing(name: str, input_shape, batch_size: int, steps: int = 10, burn_in: int = 2,
-                            num_classes: int = 10, amp: bool = False) -> dict:
-    """Article 004's two figures for a registered model: forward and forward-backward seconds per batch, with
-    achieved GFLOP/s (MACs x 2, x 3 for forward-backward). amp: float16 autocast, GPU only."""
-    model, macs = _model_and_macs(name, input_shape, num_classes)
-    fwd = time_batches(model, input_shape, batch_size, steps, burn_in, False, num_classes, amp)
-    fb = time_batches(model, input_shape, batch_size, steps, burn_in, True, num_classes, amp)
-    return {"model": name, "input": "x".join(map(str, input_shape)), "batch": batch_size,
-            "forward s/batch": fwd["seconds_per_batch"], "forward std": fwd["std"],
-            "forward-backward s/batch": fb["seconds_per_batch"], "forward-backward std": fb["std"],
-            "forward img/s": fwd["images_per_s"], "forward-backward img/s": fb["images_per_s"],
-            "forward GFLOP/s": 2 * macs * batch_size / fwd["seconds_per_batch"] / 1e9,
-            "forward-backward GFLOP/s": 6 * macs * batch_size / fb["seconds_per_batch"] / 1e9,
-            "device": paddle.get_device()}
+from paddle_cnn.experiments.timing import forward_backward_timing, model_and_macs as _model_and_macs, \
+    timings as _timings
+from paddle_cnn.training.cpu_kernels import cpu_kernels
 
 
 # ---------------------------------------------------------------- `paddle-cnn bench`: ratios taken in one process
@@ -124,12 +64,21 @@ def layer_breakdown(name: str, batch_size: int = 128, input_shape=(3, 32, 32), s
 
 def _time_layers(model, name, input_shape, batch_size, steps):
     """{layer type: [seconds, MACs]} summed over the model's layers, and the fastest convolution."""
-    from paddle_cnn.analysis import layer_table
+    from paddle_cnn.arithmetic.tables import layer_table
+    from paddle_cnn.device import is_gpu
     layers = dict(model.named_sublayers())
+    rows = layer_table(model, input_shape, name)
     model.train()
     by_type: dict[str, list[float]] = {}
     best = None
-    for i, row in enumerate(layer_table(model, input_shape, name)):
+    with cpu_kernels(model, enabled=not is_gpu()):  # each layer as fit runs it
+        best = _time_rows(rows, layers, batch_size, steps, by_type)
+    return by_type, best
+
+
+def _time_rows(rows, layers, batch_size, steps, by_type):
+    best = None
+    for i, row in enumerate(rows):
         if not row.output_shape or row.name not in layers:
             continue
         layer = layers[row.name]
@@ -149,7 +98,7 @@ def _time_layers(model, name, input_shape, batch_size, steps):
             if best is None or gf > best["gflops"]:
                 best = {"layer": row.name, "config": row.config, "input": "x".join(map(str, row.input_shape)),
                         "gflops": gf}
-    return by_type, best
+    return best
 
 
 def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limit: int | None = None) -> dict:
@@ -161,9 +110,10 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
 
     from paddle_cnn.data import DeviceData, embedded_dir, load_dataset
     from paddle_cnn.data.mnist import FILES
-    from paddle_cnn.device import available_cores, cpu_threads, seed_everything
+    from paddle_cnn.device import available_cores, cpu_threads, is_gpu, seed_everything
     from paddle_cnn.models import create_model
-    from paddle_cnn.train import evaluate, fit, step_threads
+    from paddle_cnn.training import TrainConfig, evaluate, fit
+    from paddle_cnn.training.loop import step_threads
     files = {split: [os.path.join(embedded_dir(), f) for f in FILES[split]] for split in ("train", "test")}
     tf = T.Compose([T.ToTensor(), T.Normalize(mean=[0.1307], std=[0.3081])])
     train_ds = MNIST(image_path=files["train"][0], label_path=files["train"][1], mode="train", transform=tf,
@@ -176,11 +126,14 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
     for threads in sorted({1, available_cores()}):
         with cpu_threads(threads):
             seed_everything(seed)
-            hmodel = paddle.Model(create_model("lenet"))
+            net = create_model("lenet")
+            hmodel = paddle.Model(net)
             hmodel.prepare(paddle.optimizer.Adam(learning_rate=1e-3, parameters=hmodel.parameters()),
                            paddle.nn.CrossEntropyLoss(), paddle.metric.Accuracy())
             t0 = time.perf_counter()
-            with warnings.catch_warnings():  # hapi's own to_tensor(tensor) copy warning, once per batch
+            # the same CPU kernels as our fit (like for like: the loops are compared, not the layers); hapi's own
+            # to_tensor(tensor) copy warning, once per batch, silenced
+            with cpu_kernels(net, enabled=not is_gpu()), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
                 hmodel.fit(train_ds, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, num_workers=0)
             hapi[threads] = ((time.perf_counter() - t0) / epochs,
@@ -192,7 +145,7 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
     train = d["train"].subset(train_limit) if train_limit else d["train"]
     seed_everything(seed)
     model = create_model("lenet")
-    h = fit(model, train, None, epochs=epochs, batch_size=batch_size, lr=1e-3, seed=seed, progress=False,
+    h = fit(model, train, None, TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-3, seed=seed), progress=False,
             log=lambda *a: None)
     ours_s = float(np.mean(h["seconds"]))
     ours_acc = evaluate(model, DeviceData(d["test"]))["acc"]
@@ -223,16 +176,17 @@ def kernel_floor(name: str, input_shape, batch_size: int, steps: int, epochs: in
 
 
 def _train_step(model, opt, batch_size: int, input_shape, num_classes: int = 10):
-    """A function doing one full train step (forward, cross-entropy, backward, update) on one fixed random batch."""
+    """A function doing one training step of fit (training.loop.train_step) on one fixed random batch, with the
+    CPU kernels fit uses (left swapped in: the model is the benchmark's own)."""
+    from paddle_cnn.device import is_gpu
+    from paddle_cnn.training.cpu_kernels import apply_cpu_kernels
+    from paddle_cnn.training.loop import train_step
     x = paddle.randn([batch_size, *input_shape])
     y = paddle.randint(0, num_classes, [batch_size])
+    if not is_gpu():
+        apply_cpu_kernels(model)
     model.train()
-
-    def step():
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-        opt.clear_grad()
-    return step
+    return lambda: train_step(model, opt, x, y)
 
 
 def peak_rss_mb_of(args: list[str]) -> tuple[int, float]:
@@ -301,7 +255,8 @@ def run_bench(tiny: bool = False, log=print) -> dict:
             row.update({f"AMP {k}": amp[k] for k in ("forward s/batch", "forward-backward s/batch")})
         out["models"].append(row)
     log("4/4 peak memory of the main job")
-    cmd = ["run", "pool-vs-stride", "--profile", "smoke" if tiny else "quick", "--seeds", "1", "--logdir", _tmpdir()]
+    from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
+    cmd = ["run", "pool-vs-stride", "--profile", FASTEST if tiny else CPU_DEFAULT, "--seeds", "1", "--logdir", _tmpdir()]
     rc, mb = peak_rss_mb_of(cmd)
     out["demo_peak_rss_mb"] = {"command": "paddle-cnn " + " ".join(cmd[:-2]), "exit_code": rc, "peak_rss_mb": mb}
     return out
@@ -325,7 +280,7 @@ def _cpu_model() -> str:
 
 
 def _breakdown_lines(b: dict, peak: float) -> list[str]:
-    from paddle_cnn.report import Table
+    from paddle_cnn.text import Table
     best = b["best_conv"]
     rows = [dict(t, gflops=t["gflops"] or "", fraction_of_peak=t["gflops"] / peak if t["gflops"] else "")
             for t in b["types"]]
@@ -338,7 +293,7 @@ def _breakdown_lines(b: dict, peak: float) -> list[str]:
 
 
 def bench_markdown(r: dict) -> str:
-    from paddle_cnn.report import Table
+    from paddle_cnn.text import Table
     t = r["training"]
     eff = r["efficiency"]
     lines = ["# Benchmarks", "",

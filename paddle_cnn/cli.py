@@ -1,4 +1,4 @@
-"""Command line: `paddle-cnn list | summary` (and `python -m paddle_cnn`).
+"""Command line: `paddle-cnn list | summary | run | report | data | bench` (and `python -m paddle_cnn`).
 
 Every bad input ends in one line on stderr, `paddle-cnn: error: ...`, and exit code 2; never a stack trace.
 """
@@ -21,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from paddle_cnn.experiments.definitions import CPU_DEFAULT, GPU_DEFAULT, PROFILES
     p = _Parser(prog="paddle-cnn", description="Classic CNNs in PaddlePaddle: models, layer arithmetic, "
                                                 "experiments.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -33,12 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     r = sub.add_parser("run", help="run an experiment: VisualDL logs, results.json, results.md, plots")
     r.add_argument("experiment", help="an experiment name (see `paddle-cnn list`)")
-    r.add_argument("--profile", default=None, help="full | quick | smoke (default: $PADDLE_CNN_PROFILE, else full "
-                                                   "on a GPU and quick on a CPU)")
+    r.add_argument("--profile", default=None, help=f"{' | '.join(PROFILES)} (default: $PADDLE_CNN_PROFILE, else "
+                                                   f"{GPU_DEFAULT} on a GPU and {CPU_DEFAULT} on a CPU)")
     r.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run (default 1)")
     r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
     r.add_argument("--logdir", default="logs", metavar="DIR", help="log directory (default: logs/)")
-    r.add_argument("--resume", action="store_true", help="keep finished runs, resume the interrupted one")
+    r.add_argument("--resume", action="store_true", help="keep finished runs, resume the interrupted one (only "
+                                                          "runs of the same plans: anything else is refused)")
+    r.add_argument("--dry-run", action="store_true", help="print the run plans and exit without training")
     rp = sub.add_parser("report", help="rebuild results.md and plots from results.json, without training")
     rp.add_argument("experiment")
     rp.add_argument("--logdir", default="logs", metavar="DIR")
@@ -59,10 +62,13 @@ def cmd_list(args) -> int:
     for name in list_models():
         spec = model_spec(name)
         print(f"  {name:15s} {'x'.join(map(str, spec.input_shape)):10s} {spec.summary}")
-    from paddle_cnn.experiments import EXPERIMENTS
+    from paddle_cnn.experiments.definitions import EXPERIMENTS, PROFILES
     print("experiments (paddle-cnn run NAME):")
     for name, e in EXPERIMENTS.items():
         print(f"  {name:18s} {e.title}")
+    print("profiles (--profile NAME):")
+    for name, p in PROFILES.items():
+        print(f"  {name:15s} {p.what}")
     from paddle_cnn.data import DATASETS
     print("data sets (paddle-cnn data NAME):")
     for name, what in DATASETS.items():
@@ -71,7 +77,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from paddle_cnn.analysis import model_table, parse_input
+    from paddle_cnn.arithmetic.tables import model_table, parse_input
     from paddle_cnn.models import model_spec
     spec = model_spec(args.model)  # unknown name -> UnknownModelError before anything is built
     shape = parse_input(args.input) if args.input else spec.input_shape
@@ -94,11 +100,19 @@ def cmd_data(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from paddle_cnn.report import Table
-    from paddle_cnn.runner import run_experiment
+    from paddle_cnn.experiments.runner import run_experiment
+    from paddle_cnn.text import Table
+    if args.dry_run:
+        from paddle_cnn.experiments.plans import plan_experiment
+        plans = plan_experiment(args.experiment, args.profile, args.seeds)
+        print(f"{args.experiment}, profile {plans[0].profile}: {len(plans)} plan(s), logs in "
+              f"{args.logdir}/{args.experiment}/")
+        for plan in plans:
+            print("  " + plan.describe())
+        return 0
     try:
         results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
-    except KeyboardInterrupt as e:  # train.Interrupted says where it stopped and that it saved that state
+    except KeyboardInterrupt as e:  # training.Interrupted says where it stopped and that it saved that state
         where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {args.logdir}/{args.experiment}; "
         print(f"paddle-cnn: interrupted: {where}rerun the same command with --resume to continue", file=sys.stderr)
         return 130
@@ -112,14 +126,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from paddle_cnn.report import rebuild
+    from paddle_cnn.experiments.report import rebuild
     print(rebuild(args.experiment, args.logdir))
     return 0
 
 
 def cmd_bench(args) -> int:
     from paddle_cnn.bench import bench_markdown, run_bench
-    from paddle_cnn.checkpoint import atomic_write_text
+    from paddle_cnn.training.checkpoint import atomic_write_text
     from paddle_cnn.device import setup
     setup()
     r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr))
@@ -142,6 +156,8 @@ COMMANDS = {"bench": cmd_bench, "list": cmd_list, "summary": cmd_summary, "data"
 
 
 def main(argv=None) -> int:
+    import warnings
+    warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

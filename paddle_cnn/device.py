@@ -1,22 +1,18 @@
 """Run-time choice of device, CPU threads and seeds: the one place that knows about the hardware.
 
 GPU when paddle is compiled with CUDA and a device is visible, else CPU. Nothing else in the package
-hard-codes a device; GPU-only features ask `is_gpu()`.
+hard-codes a device; GPU-only features ask `is_gpu()`. Nothing here runs on import: the entry points (CLI,
+runner, bench) call `setup()`, and fit sets its threads for its own length only. Environment variables are read
+where they are used; a bad value is one ValueError line naming the variable.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import random
-import sys
 
 import numpy as np
-
-# paddle's import sets OMP_NUM_THREADS to 1 when unset: read the user's value before that (unknowable if paddle
-# was imported first, then all cores are used unless PADDLE_CNN_THREADS says otherwise)
-_user_omp = None if "paddle" in sys.modules else os.environ.get("OMP_NUM_THREADS")
-
-import paddle  # noqa: E402
+import paddle
 
 
 def available_cores() -> int:
@@ -36,14 +32,18 @@ def gpu_available() -> bool:
 def pick_device(prefer: str | None = None) -> str:
     """Return 'gpu' or 'cpu' ('gpu:N' is kept as given) and make it paddle's current device.
 
-    prefer: None (auto), 'cpu', 'gpu' or 'gpu:N'. Asking for a GPU where none exists raises ValueError.
+    prefer: None (auto: $PADDLE_CNN_DEVICE, else the GPU if there is one), 'cpu', 'gpu' or 'gpu:N'. Asking for a
+    GPU where none exists raises ValueError.
     """
+    where = ""
+    if prefer is None and os.environ.get("PADDLE_CNN_DEVICE"):
+        prefer, where = os.environ["PADDLE_CNN_DEVICE"], "PADDLE_CNN_DEVICE: "
     if prefer is None:
-        prefer = os.environ.get("PADDLE_CNN_DEVICE") or ("gpu" if gpu_available() else "cpu")
+        prefer = "gpu" if gpu_available() else "cpu"
+    if prefer != "cpu" and not prefer.startswith("gpu"):
+        raise ValueError(f"{where}unknown device {prefer!r}; use 'cpu', 'gpu' or 'gpu:N'")
     if prefer.startswith("gpu") and not gpu_available():
-        raise ValueError(f"device {prefer!r} requested but no CUDA GPU is available; use --device cpu")
-    if prefer not in ("cpu",) and not prefer.startswith("gpu"):
-        raise ValueError(f"unknown device {prefer!r}; use 'cpu', 'gpu' or 'gpu:N'")
+        raise ValueError(f"{where}device {prefer!r} requested but no CUDA GPU is available; use cpu")
     paddle.set_device(prefer)
     return prefer
 
@@ -61,9 +61,23 @@ SMALL_STEP_MACS = 2e9
 _threads = 1  # paddle's own default until set_threads runs
 
 
-def _user_threads() -> int | None:
-    v = os.environ.get("PADDLE_CNN_THREADS") or _user_omp
-    return int(v) if v else None
+def _env_threads(name: str, value: str | None) -> int | None:
+    """A thread count from an environment variable: a positive integer, or OpenMP's nested form '2,1' (its
+    first level); None when unset; one ValueError line naming the variable otherwise."""
+    if value is None or not value.strip():
+        return None
+    first = value.split(",")[0].strip()
+    if not first.isdigit() or int(first) < 1:
+        raise ValueError(f"{name}={value!r} is not a number of threads: set a positive integer "
+                         f"(e.g. {name}=2) or unset it")
+    return int(first)
+
+
+def user_threads() -> int | None:
+    """The user's choice: PADDLE_CNN_THREADS, else OMP_NUM_THREADS as it was before paddle was imported."""
+    import paddle_cnn
+    return _env_threads("PADDLE_CNN_THREADS", os.environ.get("PADDLE_CNN_THREADS")) or \
+        _env_threads("OMP_NUM_THREADS", paddle_cnn.USER_OMP_NUM_THREADS)
 
 
 def set_threads(n: int | None = None) -> int:
@@ -75,7 +89,7 @@ def set_threads(n: int | None = None) -> int:
     """
     global _threads
     if n is None:
-        n = _user_threads() or available_cores()
+        n = user_threads() or available_cores()
     n = max(1, int(n))
     core = getattr(getattr(paddle, "base", None), "core", None) or paddle.fluid.core  # 3.x / 2.6
     if hasattr(core, "set_num_threads"):
@@ -91,7 +105,7 @@ def current_threads() -> int:
 def threads_for_step(macs_per_step: float | None) -> int:
     """CPU threads for training steps of this many forward multiply-accumulates: 1 below SMALL_STEP_MACS, else
     the default of set_threads. A user's PADDLE_CNN_THREADS / OMP_NUM_THREADS always wins."""
-    user = _user_threads()
+    user = user_threads()
     if user:
         return user
     if macs_per_step is not None and macs_per_step < SMALL_STEP_MACS:

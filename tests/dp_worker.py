@@ -10,13 +10,13 @@ def train_rank(out_dir, train, test, global_batch, epochs):
     import paddle
     import paddle_cnn  # noqa: F401
     from paddle_cnn.models import create_model
-    from paddle_cnn.train import fit
+    from paddle_cnn.training import TrainConfig, fit
     paddle.set_device("cpu")
     paddle.seed(0)
     model = create_model("lenet")
     seen = []
     model.register_forward_pre_hook(lambda layer, inp: seen.append(inp[0].shape[0]) if layer.training else None)
-    hist = fit(model, train, test, epochs=epochs, batch_size=global_batch, seed=0,
+    hist = fit(model, train, test, TrainConfig(epochs=epochs, batch_size=global_batch, seed=0),
                progress=False, log=lambda *a: None)
     rank = paddle.distributed.get_rank()
     np.savez(os.path.join(out_dir, f"rank{rank}.npz"),

@@ -1,6 +1,6 @@
 """Layer arithmetic against independent computations.
 
-- The shape formulas of paddle_cnn.shapes (the ones that predict a shape before anything runs, used to size the
+- The shape formulas of paddle_cnn.arithmetic.shapes (the ones that predict a shape before anything runs, used to size the
   models' heads and to refuse impossible inputs) against paddle's own forward pass, for every layer type and mode
   the package supports: padded, strided, dilated, grouped and 'SAME'/'VALID' convolutions, max/avg pools with
   and without ceil_mode, adaptive pools, Linear, BatchNorm. Inputs are drawn at random, not derived from the
@@ -13,8 +13,8 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_cnn.analysis import ShapeError, layer_table
-from paddle_cnn.shapes import layer_output_shape
+from paddle_cnn.arithmetic.tables import ShapeError, layer_table
+from paddle_cnn.arithmetic.shapes import layer_output_shape
 
 
 def random_layer(rng):

@@ -34,7 +34,7 @@ DIE_AT_RENAME = """
 def test_a_failing_write_leaves_the_previous_file(tmp_path):
     path = tmp_path / "results.json"
     path.write_text('{"runs": ["before"]}')
-    p = _python("from paddle_cnn.checkpoint import atomic_write_text", FSIZE.format(limit=1000), f"""
+    p = _python("from paddle_cnn.training.checkpoint import atomic_write_text", FSIZE.format(limit=1000), f"""
         try:
             atomic_write_text({str(path)!r}, '{{"runs": ["' + 'x' * 5000 + '"]}}')
         except OSError:
@@ -48,7 +48,7 @@ def test_a_failing_write_leaves_the_previous_file(tmp_path):
 def test_death_between_write_and_rename_leaves_the_previous_file(tmp_path):
     path = tmp_path / "latest.json"
     path.write_text('{"epoch": 1}')
-    p = _python("from paddle_cnn.checkpoint import atomic_write_text", DIE_AT_RENAME,
+    p = _python("from paddle_cnn.training.checkpoint import atomic_write_text", DIE_AT_RENAME,
                 f"atomic_write_text({str(path)!r}, '{{\"epoch\": 2}}')")
     assert p.returncode == 9, p.stderr
     assert json.loads(path.read_text()) == {"epoch": 1}
@@ -56,7 +56,7 @@ def test_death_between_write_and_rename_leaves_the_previous_file(tmp_path):
 
 SAVE_EPOCH = """
     import json, os, paddle
-    from paddle_cnn import checkpoint as ckpt
+    from paddle_cnn.training import checkpoint as ckpt
     from paddle_cnn.models import create_model
     model = create_model("lenet")
     opt = paddle.optimizer.Adam(parameters=model.parameters())
@@ -73,7 +73,7 @@ DIE_IN_STATE = """
 
 
 def _every_epoch_folder_is_complete(d):
-    from paddle_cnn import checkpoint as ckpt
+    from paddle_cnn.training import checkpoint as ckpt
     from paddle_cnn.models import create_model
     folders = sorted(f for f in os.listdir(d) if f.startswith("epoch-"))
     for f in folders:
@@ -87,7 +87,7 @@ def _every_epoch_folder_is_complete(d):
 def test_a_checkpoint_interrupted_while_written_leaves_the_previous_one(tmp_path, fault, why, rc):
     """Epoch 2's checkpoint is cut off (the process dies in the middle, or at the rename, or the write fails):
     epoch 1 stays the latest and loads; no incomplete epoch folder is visible."""
-    from paddle_cnn import checkpoint as ckpt
+    from paddle_cnn.training import checkpoint as ckpt
     from paddle_cnn.models import create_model
     d = str(tmp_path / "ck")
     p = _python(SAVE_EPOCH.format(d=d, epoch=1), fault,
@@ -137,7 +137,7 @@ def _final(path: str) -> bool:
 
 
 def test_results_and_checkpoints_are_never_written_in_place(tmp_path):
-    from paddle_cnn.runner import run_experiment
+    from paddle_cnn.experiments.runner import run_experiment
     _WATCH.update(on=True, writes=[], renames=[])
     try:
         run_experiment("pool-vs-stride", "smoke", seeds=1, logdir=str(tmp_path), progress=False,

@@ -5,6 +5,7 @@ import numpy as np
 import paddle
 import pytest
 
+import paddle_cnn
 from paddle_cnn import device
 
 
@@ -24,7 +25,7 @@ def test_unknown_device_is_refused():
 
 def test_threads_default_to_available_cores(monkeypatch):
     monkeypatch.delenv("PADDLE_CNN_THREADS", raising=False)
-    monkeypatch.setattr(device, "_user_omp", None)
+    monkeypatch.setattr(paddle_cnn, "USER_OMP_NUM_THREADS", None)
     assert device.set_threads() == device.available_cores()
     assert device.set_threads(1) == 1
     device.set_threads()
@@ -47,7 +48,7 @@ def test_setup_returns_device():
 
 def test_threads_for_step_policy(monkeypatch):
     monkeypatch.delenv("PADDLE_CNN_THREADS", raising=False)
-    monkeypatch.setattr(device, "_user_omp", None)
+    monkeypatch.setattr(paddle_cnn, "USER_OMP_NUM_THREADS", None)
     assert device.threads_for_step(27e6) == 1  # lenet, batch 64
     assert device.threads_for_step(40e9) == device.available_cores()  # vgg16_cifar, batch 128
     assert device.threads_for_step(None) == device.available_cores()  # unknown work: all cores
@@ -59,21 +60,30 @@ def test_fit_trains_small_models_on_one_thread_and_restores(monkeypatch):
     """fit picks its threads from the step's MACs and gives the previous count back, also after an error."""
     from paddle_cnn.data.common import ImageSet
     from paddle_cnn.models import create_model
-    from paddle_cnn.train import fit
+    from paddle_cnn.training import Callback, TrainConfig, fit
+
+    class Spy(Callback):
+        def __init__(self, fail=False):
+            self.fail = fail
+
+        def on_epoch_end(self, state):
+            seen.append(device.current_threads())
+            if self.fail:
+                raise RuntimeError("boom")
     monkeypatch.delenv("PADDLE_CNN_THREADS", raising=False)
-    monkeypatch.setattr(device, "_user_omp", None)
+    monkeypatch.setattr(paddle_cnn, "USER_OMP_NUM_THREADS", None)
     device.set_threads(2)
     seen = []
     rng = np.random.RandomState(0)
     data = ImageSet(rng.randint(0, 256, (64, 1, 28, 28)).astype(np.uint8), rng.randint(0, 10, 64), list("0123456789"))
-    fit(create_model("lenet"), data, epochs=1, batch_size=32, progress=False, log=lambda *a: None,
-        on_epoch_end=lambda e, row: seen.append(device.current_threads()))
+    fit(create_model("lenet"), data, None, TrainConfig(epochs=1, batch_size=32), [Spy()], progress=False,
+        log=lambda *a: None)
     assert seen == [1] and device.current_threads() == 2
-    fit(create_model("lenet"), data, epochs=1, batch_size=32, progress=False, log=lambda *a: None, threads=2,
-        on_epoch_end=lambda e, row: seen.append(device.current_threads()))
+    fit(create_model("lenet"), data, None, TrainConfig(epochs=1, batch_size=32, threads=2), [Spy()], progress=False,
+        log=lambda *a: None)
     assert seen == [1, 2]
     with pytest.raises(RuntimeError):
-        fit(create_model("lenet"), data, epochs=1, batch_size=32, progress=False, log=lambda *a: None,
-            on_epoch_end=lambda e, row: (_ for _ in ()).throw(RuntimeError("boom")))
+        fit(create_model("lenet"), data, None, TrainConfig(epochs=1, batch_size=32), [Spy(fail=True)],
+            progress=False, log=lambda *a: None)
     assert device.current_threads() == 2
     device.set_threads()

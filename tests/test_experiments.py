@@ -5,9 +5,10 @@ import os
 import pytest
 
 from paddle_cnn.cli import main
-from paddle_cnn.experiments import EXPERIMENTS, PROFILES, settings
+from paddle_cnn.experiments import EXPERIMENTS, PROFILES
+from paddle_cnn.experiments.plans import train_settings
 from paddle_cnn.models import list_models
-from paddle_cnn.runner import run_experiment
+from paddle_cnn.experiments.runner import run_experiment
 
 CONTRACT = {"layer-arithmetic", "bn-ablation", "lenet-mnist", "alexnet-mnist", "pool-vs-stride", "classic-caltech16",
             "tricks-caltech16", "vgg16-cifar10"}
@@ -21,9 +22,9 @@ def test_experiment_names_runs_and_claims_are_well_formed():
         assert len(labels) == len(set(labels)), e.name
         for r in e.runs:
             assert r.model in list_models(), (e.name, r.model)
-            for p in PROFILES:
-                s = settings(e, r, p)
-                assert s["epochs"] >= 1 and s["dataset"], (e.name, p)
+            for p in PROFILES.values():
+                config, data = train_settings(e, r, p)
+                assert config.epochs >= 1 and data["dataset"], (e.name, p)
         for c in e.claims:
             assert c.source and "http" in c.source or c.source.startswith(("LeNet", "聊聊")), (e.name, c.text)
             assert c.run in labels and (not c.than or c.than in labels), (e.name, c.text)
@@ -106,7 +107,7 @@ def test_unwritable_logdir_is_refused_before_training(tmp_path, capsys):
 
 
 def test_second_run_on_the_same_folder_is_refused(tmp_path):
-    from paddle_cnn.runner import RunLock
+    from paddle_cnn.experiments.runner import RunLock
     folder = tmp_path / "pool-vs-stride"
     folder.mkdir()
     with RunLock(str(folder)):

@@ -1,6 +1,7 @@
 """Faults done for real, each through `paddle-cnn run pool-vs-stride --profile smoke` in a subprocess, compared
 with one uninterrupted reference run: SIGKILL and SIGINT mid-epoch, then --resume; NaN loss; a disk that fills
-mid-run; a full disk before the start; checkpoints from another model or in another format."""
+mid-run; a full disk before the start; checkpoints from another model or in another format. Faults are injected
+by tests/fault_cli.py, a training callback added to one run."""
 import glob
 import json
 import os
@@ -11,7 +12,7 @@ import sys
 
 import pytest
 
-from paddle_cnn import checkpoint as ckpt
+from paddle_cnn.training import checkpoint as ckpt
 from paddle_cnn.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,11 +21,10 @@ HISTORY = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr"
 
 
 def _run(logdir, *extra, fault=None):
+    """`paddle-cnn run EXP` in a subprocess; fault: RUN:EPOCH:STEP:WHAT injected by tests/fault_cli.py."""
     env = dict(os.environ, PYTHONPATH=ROOT, PADDLE_CNN_PROFILE="smoke")
-    env.pop("PADDLE_CNN_FAULT", None)
-    if fault:
-        env["PADDLE_CNN_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "paddle_cnn", "run", EXP, "--logdir", str(logdir), *extra],
+    entry = [os.path.join(ROOT, "tests", "fault_cli.py"), fault] if fault else ["-m", "paddle_cnn"]
+    return subprocess.run([sys.executable, *entry, "run", EXP, "--logdir", str(logdir), *extra],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -175,13 +175,13 @@ KERNEL_CODE = """
 import glob, numpy as np, paddle
 from paddle_cnn.data import load_dataset
 from paddle_cnn.models import create_model
-from paddle_cnn.train import fit
+from paddle_cnn.training import Checkpointer, TrainConfig, fit
 d = load_dataset("mnist-5k")
 def run(ck, resume=False):
     paddle.seed(0)
     m = create_model("lenet")
-    h = fit(m, d["train"].subset(2000), d["test"].subset(200), epochs=12, batch_size=64, seed=0, checkpoint_dir=ck,
-            resume=resume, progress=False, log=print)
+    h = fit(m, d["train"].subset(2000), d["test"].subset(200), TrainConfig(epochs=12, batch_size=64, seed=0),
+            [Checkpointer(ck, resume=resume)], progress=False, log=print)
     return h, m
 """
 

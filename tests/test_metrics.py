@@ -7,7 +7,7 @@ import pytest
 
 from paddle_cnn.data import DeviceData
 from paddle_cnn.data.common import ImageSet
-from paddle_cnn.train import evaluate, fit
+from paddle_cnn.training import TrainConfig, evaluate, fit
 
 # seven samples, four classes; the label of each and where it ranks in its row of logits
 LOGITS = np.array([[4.0, 1.0, 0.0, -1.0],   # label 0: first
@@ -63,7 +63,7 @@ def test_evaluate_top1_top2_and_loss_on_hand_made_logits(batch):
 def test_fit_train_loss_and_accuracy_average_over_samples_with_a_short_last_batch():
     """batch 3 over 7 samples: batches of 3, 3 and 1. The epoch's train loss is the mean over the 7 samples (not
     the mean of the 3 batch means), its accuracy 3/7."""
-    h = fit(Lookup(), indexed_set(), indexed_set(), epochs=2, batch_size=3, lr=0.1, progress=False,
+    h = fit(Lookup(), indexed_set(), indexed_set(), TrainConfig(epochs=2, batch_size=3, lr=0.1), progress=False,
             log=lambda *a: None)
     per_sample = hand_cross_entropy(LOGITS, LABELS)
     for epoch in range(2):
@@ -107,7 +107,7 @@ def test_fit_eval_figures_are_eval_mode_figures():
     data = ImageSet(rng.randint(0, 256, (64, 1, 8, 8)).astype(np.uint8), rng.randint(0, 3, 64), list("abc"))
     paddle.seed(2)
     model = dropout_bn_net()
-    h = fit(model, data, data, epochs=1, batch_size=16, augment=("crop", "flip"), progress=False,
+    h = fit(model, data, data, TrainConfig(epochs=1, batch_size=16, augment=("crop", "flip")), progress=False,
             log=lambda *a: None)
     ev = evaluate(model, DeviceData(data))
     assert h["eval_acc"][-1] == ev["acc"] and h["eval_loss"][-1] == pytest.approx(ev["loss"], rel=1e-6)

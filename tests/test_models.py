@@ -7,7 +7,7 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_cnn.analysis import ShapeError, arithmetic_only_init, count_params, layer_table
+from paddle_cnn.arithmetic.tables import ShapeError, arithmetic_only_init, count_params, layer_table
 from paddle_cnn.models import UnknownModelError, create_model, list_models, model_spec
 
 DESIGN_NAMES = ["lenet", "lenet_nopool", "lenet5", "convpool3", "convpool3_bn", "alexnet", "vgg11", "vgg13",
@@ -226,18 +226,20 @@ def test_same_seed_same_initial_weights():
                                    (dict(kernel_size=3, padding=1), (2, 2)), (dict(kernel_size=3, stride=2), (5, 5)),
                                    (dict(kernel_size=1), (1, 3)), (dict(kernel_size=[2, 3], padding=[1, 0]), (2, 3))])
 def test_fast_conv_equals_paddle_conv(kw, hw):
-    """models.blocks.Conv2D (bias added as [C,1,1]; one GEMM over the batch for small outputs) gives
+    """training.cpu_kernels' Conv2D (bias added as [C,1,1]; one GEMM over the batch for small outputs) gives
     paddle.nn.Conv2D's outputs and gradients, for the input as well as the parameters."""
-    from paddle_cnn.models.blocks import GEMM_MAX_PIXELS, Conv2D
+    from paddle_cnn.training.cpu_kernels import GEMM_MAX_PIXELS, apply_cpu_kernels
     paddle.seed(1)
     ref = nn.Conv2D(4, 6, **kw)
     paddle.seed(1)
-    fast = Conv2D(4, 6, **kw)
+    fast = nn.Conv2D(4, 6, **kw)
+    apply_cpu_kernels(fast)
     x = paddle.randn([3, 4, *hw])
     x.stop_gradient = False
     a = ref(x)
     gx_ref = paddle.grad(a.square().sum(), x)[0].numpy()
     b = fast(x)
+    assert type(fast).__name__ == "FastConv2D"
     assert fast._gemm_ok(x) == (a.shape[2] * a.shape[3] <= GEMM_MAX_PIXELS and kw.get("groups", 1) == 1
                                 and "dilation" not in kw)
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
@@ -250,10 +252,22 @@ def test_fast_conv_equals_paddle_conv(kw, hw):
 
 
 def test_fast_dropout_has_paddles_semantics():
-    """models.blocks.Dropout: identity in eval; in training a fraction p of zeros and the rest scaled by 1/(1-p)
-    (paddle's upscale_in_train), the gradient through the same mask, the same mask for the same paddle.seed."""
-    from paddle_cnn.models.blocks import Dropout
-    d = Dropout(0.4)
+    """training.cpu_kernels' Dropout: identity in eval; in training a fraction p of zeros and the rest scaled by
+    1/(1-p) (paddle's upscale_in_train), the gradient through the same mask, the same mask for the same paddle.seed.
+    Swapped in and out of a model by cpu_kernels(); the model itself stays plain paddle.nn."""
+    from paddle_cnn.training.cpu_kernels import FastDropout, cpu_kernels
+    d = nn.Dropout(0.4)
+    with cpu_kernels(d):
+        assert type(d) is FastDropout
+        _check_fast_dropout(d)
+    assert type(d) is nn.Dropout
+    model = create_model("vgg16_cifar")
+    with cpu_kernels(model):
+        assert any(isinstance(layer, FastDropout) for layer in model.sublayers())
+    assert not any(isinstance(layer, FastDropout) for layer in model.sublayers())
+
+
+def _check_fast_dropout(d):
     x = paddle.uniform([64, 32, 8, 8], min=0.5, max=1.5)
     d.eval()
     assert np.array_equal(d(x).numpy(), x.numpy())
@@ -270,4 +284,3 @@ def test_fast_dropout_has_paddles_semantics():
     assert np.array_equal(d(x).numpy(), y.numpy())
     paddle.seed(8)
     assert not np.array_equal(d(x).numpy(), y.numpy())
-    assert any(isinstance(layer, Dropout) for layer in create_model("vgg16_cifar").sublayers())

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from paddle_cnn.experiments import Claim, Experiment, Run
-from paddle_cnn.report import plot_curves, plot_final, plot_params_vs_macs, roughness, verdicts
+from paddle_cnn.experiments.report import plot_curves, plot_final, plot_params_vs_macs
+from paddle_cnn.experiments.verdicts import roughness, verdicts
 
 matplotlib.use("Agg")
 

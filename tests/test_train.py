@@ -8,10 +8,10 @@ import paddle
 import paddle.nn as nn
 import pytest
 
-from paddle_cnn import checkpoint as ckpt
+from paddle_cnn.training import checkpoint as ckpt
 from paddle_cnn.data import load_dataset
 from paddle_cnn.models import create_model
-from paddle_cnn.train import NonFiniteLoss, fit, lr_at
+from paddle_cnn.training import Callback, Checkpointer, NonFiniteLoss, TrainConfig, VisualDLLogger, fit, lr_at
 
 EXACT = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr")
 
@@ -35,8 +35,8 @@ def test_lenet_learns_mnist5k_article002_recipe(mnist):
     """Article 002's recipe (Adam, lr 0.001, batch 64) on the 4,000 embedded training digits: >= 96% on the 1,000
     test digits."""
     paddle.seed(0)
-    h = fit(create_model("lenet"), mnist["train"], mnist["test"], epochs=15, batch_size=64, lr=1e-3,
-            seed=0, **quiet())
+    h = fit(create_model("lenet"), mnist["train"], mnist["test"], TrainConfig(epochs=15, batch_size=64, lr=1e-3,
+                                                                               seed=0), **quiet())
     assert h["train_loss"][-1] < h["train_loss"][0] / 10
     assert h["eval_acc"][-1] >= 0.96, h["eval_acc"]
     assert all(t2 >= t1 for t1, t2 in zip(h["eval_acc"], h["eval_top2"]))
@@ -46,20 +46,33 @@ class Stop(Exception):
     pass
 
 
-def _stop_after(n):
-    def hook(epoch, row):
-        if epoch == n:
+class StopAfter(Callback):
+    def __init__(self, n):
+        self.n = n
+
+    def on_epoch_end(self, state):
+        if state.epoch == self.n:
             raise Stop()
-    return hook
 
 
-def _short_run(mnist, tmp, epochs, resume=False, seed=3, stop_after=None):
+class SignalAt(Callback):
+    """Sends a signal to this process before step `step` of epoch `epoch` (1-based): a real Ctrl-C."""
+
+    def __init__(self, epoch, step, signum):
+        self.epoch, self.step, self.signum = epoch, step, signum
+
+    def on_step_begin(self, state):
+        if (state.epoch + 1, state.ep.step + 1) == (self.epoch, self.step):
+            os.kill(os.getpid(), self.signum)
+
+
+def _short_run(mnist, tmp, epochs, resume=False, seed=3, stop_after=None, extra=()):
     paddle.seed(seed)
     model = small_net()
-    return fit(model, mnist["train"].subset(600), mnist["test"].subset(200), epochs=epochs, batch_size=50,
-               optimizer="adam", lr=2e-3, lr_schedule="cosine", augment=("crop", "flip"), seed=seed,
-               checkpoint_dir=tmp, resume=resume, model_name="small",
-               on_epoch_end=_stop_after(stop_after) if stop_after else None, **quiet()), model
+    config = TrainConfig(epochs=epochs, batch_size=50, optimizer="adam", lr=2e-3, lr_schedule="cosine",
+                         augment=("crop", "flip"), seed=seed)
+    callbacks = [Checkpointer(tmp, {"model": "small"}, resume=resume), *extra] + ([StopAfter(stop_after)] if stop_after else [])
+    return fit(model, mnist["train"].subset(600), mnist["test"].subset(200), config, callbacks, **quiet()), model
 
 
 def test_same_seed_same_history(mnist, tmp_path):
@@ -81,21 +94,18 @@ def test_resume_equals_uninterrupted(mnist, tmp_path):
         assert np.array_equal(v.numpy(), w.numpy()), k
 
 
-def test_ctrl_c_mid_epoch_checkpoints_that_step_and_resume_equals_uninterrupted(mnist, tmp_path, monkeypatch):
+def test_ctrl_c_mid_epoch_checkpoints_that_step_and_resume_equals_uninterrupted(mnist, tmp_path):
     """SIGINT (Ctrl-C, Jupyter's interrupt) at step 5 of epoch 2 of 3, with dropout, random crops and flips and a
     cosine schedule: fit checkpoints the 4 steps done, raises Interrupted; resume=True continues at step 5 and
     ends with the uninterrupted history and bit-equal weights."""
     import signal
 
-    from paddle_cnn import train
-    from paddle_cnn.train import Interrupted
+    from paddle_cnn.training import Interrupted
     full, full_model = _short_run(mnist, str(tmp_path / "full"), 3)
     before = signal.getsignal(signal.SIGINT)
-    monkeypatch.setattr(train, "_FAULT", f"{None}:2:5:{int(signal.SIGINT)}")  # run_name None: this process
     with pytest.raises(Interrupted, match=r"training interrupted in epoch 2 after step 4; saved in "):
-        _short_run(mnist, str(tmp_path / "cut"), 3)
+        _short_run(mnist, str(tmp_path / "cut"), 3, extra=[SignalAt(2, 5, signal.SIGINT)])
     assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
-    monkeypatch.setattr(train, "_FAULT", "")
     saved = ckpt.latest(str(tmp_path / "cut"))
     assert saved.endswith("epoch-0001-step-000004")
     resumed, resumed_model = _short_run(mnist, str(tmp_path / "cut"), 3, resume=True)
@@ -127,7 +137,8 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_checkpoint(mnist, tmp_path
     model = Poisoned(at_call=12 + 3)  # 600 images / 50 = 12 steps per epoch: epoch 2, step 3
     with pytest.raises(NonFiniteLoss, match=r"NaN/Inf in epoch 2 at step 3; stopped, the last good checkpoint is "
                                             r"kept in"):
-        fit(model, mnist["train"].subset(600), None, epochs=3, batch_size=50, checkpoint_dir=d, **quiet())
+        fit(model, mnist["train"].subset(600), None, TrainConfig(epochs=3, batch_size=50), [Checkpointer(d)],
+            **quiet())
     state = ckpt.load(d, Poisoned(1))
     assert state["epoch"] == 1 and len(state["history"]["train_loss"]) == 1
     assert np.isfinite(state["history"]["train_loss"][0])
@@ -136,8 +147,7 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_checkpoint(mnist, tmp_path
 def test_checkpoint_refuses_corrupt_pickle_and_mismatched(mnist, tmp_path):
     d = str(tmp_path / "ck")
     model = create_model("lenet")
-    fit(model, mnist["train"].subset(100), None, epochs=1, batch_size=50, checkpoint_dir=d, model_name="lenet",
-        **quiet())
+    fit(model, mnist["train"].subset(100), None, TrainConfig(epochs=1, batch_size=50), [Checkpointer(d)], **quiet())
     with pytest.raises(ckpt.CheckpointError, match=r"the checkpoint lacks the model's features.2.weight "
                                                    r"\[16, 6, 5, 5\] and has features.3.weight \[16, 6, 5, 5\], "
                                                    r"which the model does not; it was saved from another model"):
@@ -166,8 +176,8 @@ def test_checkpoint_refuses_corrupt_pickle_and_mismatched(mnist, tmp_path):
 
 def test_mismatch_message_names_both_shapes(mnist, tmp_path):
     d = str(tmp_path / "ck")
-    fit(create_model("lenet"), mnist["train"].subset(100), None, epochs=1, batch_size=50, checkpoint_dir=d,
-        **quiet())
+    fit(create_model("lenet"), mnist["train"].subset(100), None, TrainConfig(epochs=1, batch_size=50),
+        [Checkpointer(d)], **quiet())
     with pytest.raises(ckpt.CheckpointError) as e:
         ckpt.load(d, create_model("lenet", num_classes=16))
     assert "classifier.4.weight has shape [84, 10] in the checkpoint but [84, 16] in the model" in str(e.value)
@@ -175,8 +185,8 @@ def test_mismatch_message_names_both_shapes(mnist, tmp_path):
 
 def test_visualdl_log_reads_back(mnist, tmp_path):
     from visualdl import LogReader
-    fit(create_model("lenet"), mnist["train"].subset(200), mnist["test"].subset(100), epochs=2, batch_size=50,
-        logdir=str(tmp_path), run_name="lenet-s0", sync_every=2, **quiet())
+    fit(create_model("lenet"), mnist["train"].subset(200), mnist["test"].subset(100),
+        TrainConfig(epochs=2, batch_size=50, sync_every=2), [VisualDLLogger(str(tmp_path), "lenet-s0")], **quiet())
     files = glob.glob(str(tmp_path / "lenet-s0" / "vdlrecords.*"))
     assert len(files) == 1
     reader = LogReader(file_path=files[0])
@@ -189,12 +199,13 @@ def test_visualdl_log_reads_back(mnist, tmp_path):
 
 
 def test_schedules():
-    assert lr_at("constant", 0.1, 5.0, 10) == 0.1
-    assert lr_at("piecewise", 0.1, 5.0, 10, milestones=(3, 6)) == pytest.approx(0.01)
-    assert lr_at("exponential", 0.1, 5.0, 10, gamma=0.5, decay_epochs=2) == pytest.approx(0.025)
-    assert lr_at("cosine", 0.1, 10.0, 10) == pytest.approx(0.0)
+    c = TrainConfig(lr=0.1, epochs=10)
+    assert lr_at(c, 5.0) == 0.1
+    assert lr_at(c.replace(lr_schedule="piecewise", milestones=(3, 6)), 5.0) == pytest.approx(0.01)
+    assert lr_at(c.replace(lr_schedule="exponential", gamma=0.5, decay_epochs=2), 5.0) == pytest.approx(0.025)
+    assert lr_at(c.replace(lr_schedule="cosine"), 10.0) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="unknown lr_schedule 'step'"):
-        lr_at("step", 0.1, 0, 1)
+        lr_at(c.replace(lr_schedule="step"), 0)
 
 
 @pytest.mark.parametrize("kw,msg", [(dict(epochs=0), "epochs must be a positive integer, got 0"),
@@ -203,12 +214,12 @@ def test_schedules():
 def test_bad_arguments(mnist, kw, msg):
     args = {**dict(epochs=1, batch_size=8), **kw}
     with pytest.raises(ValueError, match=msg):
-        fit(create_model("lenet"), mnist["train"].subset(16), None, **args, **quiet())
+        fit(create_model("lenet"), mnist["train"].subset(16), None, TrainConfig(**args), **quiet())
 
 
 def test_amp_switches_off_on_cpu(mnist):
     lines = []
-    fit(create_model("lenet"), mnist["train"].subset(32), None, epochs=1, batch_size=16, amp=True,
+    fit(create_model("lenet"), mnist["train"].subset(32), None, TrainConfig(epochs=1, batch_size=16, amp=True),
         progress=False, log=lines.append)
     assert any("AMP is GPU-only" in l for l in lines)
 

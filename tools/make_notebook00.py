@@ -6,7 +6,7 @@ cells = [
 md("""# 00 · Layer arithmetic: shapes, parameters and MACs of the classic CNNs
 
 The tutorials this suite reproduces all count by hand: output sizes, weights, "FLOPs". This notebook recomputes
-every such number from our own layer tables (`paddle_cnn.analysis.layer_table`, which works on any
+every such number from our own layer tables (`paddle_cnn.arithmetic.tables.layer_table`, which works on any
 `paddle.nn.Layer`) and says where an article's number does not follow from its own formula.
 
 Sources (as printed in the articles):
@@ -25,11 +25,12 @@ PROFILE = os.environ.get("PADDLE_CNN_PROFILE", "quick")
 
 import matplotlib.pyplot as plt
 import paddle_cnn
-from paddle_cnn.analysis import ShapeError, layer_table, model_overview
-from paddle_cnn.arithmetic import (article000_checks, article001_checks, article002_checks,
-                                   article003_checks, article004_checks)
+from paddle_cnn.arithmetic.tables import ShapeError, layer_table, model_overview
+from paddle_cnn.arithmetic.claims import (article000_checks, article001_checks, article002_checks,
+                                          article003_checks, article004_checks)
 from paddle_cnn.models import create_model, list_models
-from paddle_cnn.report import Table, plot_params_vs_macs
+from paddle_cnn.experiments.report import plot_params_vs_macs
+from paddle_cnn.text import Table
 
 COLUMNS = ["claim", "stated", "ours", "verdict", "note"]
 def checks_table(checks, title):

@@ -68,8 +68,9 @@ RESUME = False                                               # True: keep finish
 EXPERIMENTS = {list(exps)!r}
 
 import matplotlib.pyplot as plt
-from paddle_cnn.report import Table, plot_curves, plot_final, summarize
-from paddle_cnn.runner import run_experiment
+from paddle_cnn.experiments import run_experiment
+from paddle_cnn.experiments.report import plot_curves, plot_final, summarize
+from paddle_cnn.text import Table
 print("profile", PROFILE, "| seeds", SEEDS)""")]
     for e in exps:
         cells += [md(f"## Experiment `{e}`"),
@@ -95,14 +96,14 @@ visualdl --logdir logs --language en --disable-telemetry
 # the train loss fell in every run of quick/full, and in at least one run per experiment under smoke (two epochs of
 # a few batches at the article's small learning rates cannot move every deep network).
 import json, math
-from paddle_cnn.experiments import get_experiment, settings
+from paddle_cnn.experiments import plan_experiment
 for name, res in all_results.items():
     with open(os.path.join(LOGDIR, name, "results.json"), encoding="utf-8") as f:
         saved = json.load(f)
     assert [(c["text"], c["verdict"]) for c in saved["claims"]] == [(c["text"], c["verdict"]) for c in res["claims"]]
-    exp = get_experiment(name)
+    plans = {p.key: p for p in plan_experiment(name, res["profile"], res["seeds"])}
     for r in res["runs"]:
-        assert r["epochs"] == settings(exp, exp.run(r["label"]), res["profile"])["epochs"], r["run"]
+        assert r["epochs"] == plans[r["run"]].config.epochs, r["run"]
     assert all(c["verdict"] == "reproduced" for c in res["claims"] if c["metric"] in ("params", "weights")), name
     assert all(math.isfinite(v) for r in res["runs"] for v in r["history"]["train_loss"]), name
     moved = {r["run"]: r["history"]["train_loss"][-1] < r["history"]["train_loss"][0] for r in res["runs"]}

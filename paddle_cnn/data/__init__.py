@@ -5,11 +5,11 @@
 """
 from __future__ import annotations
 
-import difflib
 import os
 
 from paddle_cnn.data.common import DataError, ImageSet
 from paddle_cnn.data.loader import DeviceData
+from paddle_cnn.text import did_you_mean
 
 DATASETS = {
     "mnist-5k": "5,000 real MNIST digits shipped in data/mnist-5k (4,000 train / 1,000 test, stratified)",
@@ -17,14 +17,16 @@ DATASETS = {
     "cifar10": "CIFAR-10 (50,000 / 10,000) from data/cifar-10-python.tar.gz or paddle's download",
     "caltech16": "16 classes of Caltech-101, fixed split train/eval/test (by hand: no downloader exists)",
 }
-DEFAULT_DATA_DIR = os.environ.get("PADDLE_CNN_DATA", "data")
+
+
+def default_data_dir() -> str:
+    """$PADDLE_CNN_DATA, else data/ (relative to the working directory)."""
+    return os.environ.get("PADDLE_CNN_DATA") or "data"
 
 
 def _check_name(name: str) -> None:
     if name not in DATASETS:
-        close = difflib.get_close_matches(name, list(DATASETS), n=2, cutoff=0.4)
-        raise DataError(f"unknown data set {name!r}: " + (f"did you mean {', '.join(close)}?" if close else
-                                                          f"choose one of {', '.join(DATASETS)}"))
+        raise DataError(did_you_mean("data set", name, DATASETS))
 
 
 def embedded_dir() -> str:
@@ -37,7 +39,7 @@ def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = N
                  progress: bool = False) -> dict[str, ImageSet]:
     """All splits of a data set as ImageSets. size: image side for caltech16 (default 224)."""
     _check_name(name)
-    data_dir = data_dir or DEFAULT_DATA_DIR
+    data_dir = data_dir or default_data_dir()
     if name == "mnist-5k":
         from paddle_cnn.data.mnist import load_mnist
         folder = os.path.join(data_dir, "mnist-5k")
@@ -56,7 +58,7 @@ def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = N
 def prepare(name: str, data_dir: str | None = None) -> list[str]:
     """Download (where the network allows) and verify a data set; returns lines describing it."""
     _check_name(name)
-    data_dir = data_dir or DEFAULT_DATA_DIR
+    data_dir = data_dir or default_data_dir()
     problems = []
     if name == "mnist":
         from paddle_cnn.data.mnist import verify_full_mnist
@@ -74,4 +76,5 @@ def prepare(name: str, data_dir: str | None = None) -> list[str]:
     return lines
 
 
-__all__ = ["DATASETS", "DataError", "DeviceData", "ImageSet", "load_dataset", "prepare", "embedded_dir"]
+__all__ = ["DATASETS", "DataError", "DeviceData", "ImageSet", "load_dataset", "prepare", "embedded_dir",
+           "default_data_dir"]

@@ -83,3 +83,15 @@ def make_aistudio_lists(data_dir, n_classes=3, per_split=(4, 2, 2)):
         with open(os.path.join(root, fname), "w") as f:
             f.write("\n".join(lines) + "\n")
     return root
+
+
+def make(name: str, folder: str) -> str:
+    """Small generated files of data set `name` in its real format under `folder` (the smoke profile's stand-in
+    when the real set is missing)."""
+    if name == "cifar10":
+        make_cifar_tarball(folder, per_batch=60)
+    elif name == "caltech16":
+        make_caltech_folders(folder, per_class=10)
+    else:
+        make_mnist(os.path.join(folder, "mnist"), 300, 100)
+    return folder

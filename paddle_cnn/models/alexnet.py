@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, Dropout, FeatureNet, flat_features
+from paddle_cnn.models.blocks import FeatureNet, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -23,18 +23,18 @@ def alexnet(num_classes=10, in_channels=3, input_size=(224, 224), conv1_padding=
     """
     norm = (lambda: [nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)]) if lrn else (lambda: [])
     features = nn.Sequential(
-        Conv2D(in_channels, 96, 11, stride=4, padding=conv1_padding), nn.ReLU(), *norm(),  # N x 96 x 55 x 55
+        nn.Conv2D(in_channels, 96, 11, stride=4, padding=conv1_padding), nn.ReLU(), *norm(),  # N x 96 x 55 x 55
         nn.MaxPool2D(3, 2),                                                                   # N x 96 x 27 x 27
-        Conv2D(96, 256, 5, padding=2), nn.ReLU(), *norm(),                                 # N x 256 x 27 x 27
+        nn.Conv2D(96, 256, 5, padding=2), nn.ReLU(), *norm(),                              # N x 256 x 27 x 27
         nn.MaxPool2D(3, 2),                                                                   # N x 256 x 13 x 13
-        Conv2D(256, 384, 3, padding=1), nn.ReLU(),                                        # N x 384 x 13 x 13
-        Conv2D(384, 384, 3, padding=1), nn.ReLU(),                                        # N x 384 x 13 x 13
-        Conv2D(384, 256, 3, padding=1), nn.ReLU(),                                        # N x 256 x 13 x 13
+        nn.Conv2D(256, 384, 3, padding=1), nn.ReLU(),                                     # N x 384 x 13 x 13
+        nn.Conv2D(384, 384, 3, padding=1), nn.ReLU(),                                     # N x 384 x 13 x 13
+        nn.Conv2D(384, 256, 3, padding=1), nn.ReLU(),                                     # N x 256 x 13 x 13
         nn.MaxPool2D(3, 2),                                                                   # N x 256 x 6 x 6
     )
     classifier = nn.Sequential(
-        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), Dropout(dropout),
-        nn.Linear(4096, 4096), nn.ReLU(), Dropout(dropout),
+        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
         nn.Linear(4096, num_classes),
     )
     return FeatureNet(features, classifier)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, FeatureNet, flat_features
+from paddle_cnn.models.blocks import FeatureNet, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -23,7 +23,7 @@ def convpool(num_classes=10, in_channels=3, input_size=(32, 32), batch_norm=Fals
     layers, c = [], in_channels
     for i in range(depth):
         width = WIDTHS[i] if i < len(WIDTHS) else WIDTHS[-1]
-        layers += [Conv2D(c, width, 5), nn.ReLU(), nn.MaxPool2D(2, 2)]
+        layers += [nn.Conv2D(c, width, 5), nn.ReLU(), nn.MaxPool2D(2, 2)]
         if batch_norm and i < 2:
             layers.append(nn.BatchNorm2D(width))
         c = width

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, Dropout, FeatureNet, Inception, flat_features
+from paddle_cnn.models.blocks import FeatureNet, Inception, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -19,10 +19,10 @@ def googlenet(num_classes=10, in_channels=3, input_size=(224, 224), batch_norm=F
     """
     bn = (lambda c: [nn.BatchNorm2D(c)]) if batch_norm else (lambda c: [])
     features = nn.Sequential(
-        Conv2D(in_channels, 64, 7, stride=2, padding=3), nn.ReLU(),   # N x 64 x 112 x 112
+        nn.Conv2D(in_channels, 64, 7, stride=2, padding=3), nn.ReLU(),  # N x 64 x 112 x 112
         nn.MaxPool2D(3, 2, padding=1), *bn(64),                          # N x 64 x 56 x 56
-        Conv2D(64, 64, 1), nn.ReLU(),                                 # N x 64 x 56 x 56
-        Conv2D(64, 192, 3, padding=1), nn.ReLU(),                     # N x 192 x 56 x 56
+        nn.Conv2D(64, 64, 1), nn.ReLU(),                              # N x 64 x 56 x 56
+        nn.Conv2D(64, 192, 3, padding=1), nn.ReLU(),                  # N x 192 x 56 x 56
         nn.MaxPool2D(3, 2, padding=1),                                   # N x 192 x 28 x 28
         Inception(192, 64, (96, 128), (16, 32), 32),                     # 3a: N x 256 x 28 x 28
         Inception(256, 128, (128, 192), (32, 96), 64),                   # 3b: N x 480 x 28 x 28
@@ -38,7 +38,7 @@ def googlenet(num_classes=10, in_channels=3, input_size=(224, 224), batch_norm=F
         nn.AdaptiveAvgPool2D(1), *bn(1024),                              # N x 1024 x 1 x 1
     )
     n = flat_features(features, in_channels, input_size)  # also validates the input size
-    return FeatureNet(features, nn.Sequential(Dropout(dropout), nn.Linear(n, num_classes)))
+    return FeatureNet(features, nn.Sequential(nn.Dropout(dropout), nn.Linear(n, num_classes)))
 
 
 _SRC = cite("a003", "二.4 GoogLeNet, 二.5 GoogLeNet_BN")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, FeatureNet, flat_features, make_act
+from paddle_cnn.models.blocks import FeatureNet, flat_features, make_act
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -27,9 +27,9 @@ def lenet(num_classes=10, in_channels=1, input_size=(28, 28)):
     61,706 parameters at 28x28 and 10 classes.
     """
     features = nn.Sequential(
-        Conv2D(in_channels, 6, 5, padding=2), nn.ReLU(),  # N x 6 x 28 x 28
+        nn.Conv2D(in_channels, 6, 5, padding=2), nn.ReLU(),  # N x 6 x 28 x 28
         nn.MaxPool2D(2, 2),                                  # N x 6 x 14 x 14
-        Conv2D(6, 16, 5),                                 # N x 16 x 10 x 10
+        nn.Conv2D(6, 16, 5),                              # N x 16 x 10 x 10
         nn.MaxPool2D(2, 2),                                  # N x 16 x 5 x 5
     )
     return FeatureNet(features, _mlp_head(flat_features(features, in_channels, input_size), num_classes))
@@ -44,10 +44,10 @@ def lenet_nopool(num_classes=10, in_channels=1, input_size=(28, 28)):
     last, as in the article), fc 120-84-classes. 66,346 parameters at 28x28 and 10 classes.
     """
     features = nn.Sequential(
-        Conv2D(in_channels, 6, 5, padding=2), nn.ReLU(),  # N x 6 x 28 x 28
-        Conv2D(6, 16, 5, stride=2), nn.ReLU(),            # N x 16 x 12 x 12
-        Conv2D(16, 16, 3, padding=1), nn.ReLU(),          # N x 16 x 12 x 12
-        Conv2D(16, 16, 3, stride=2),                      # N x 16 x 5 x 5
+        nn.Conv2D(in_channels, 6, 5, padding=2), nn.ReLU(),  # N x 6 x 28 x 28
+        nn.Conv2D(6, 16, 5, stride=2), nn.ReLU(),         # N x 16 x 12 x 12
+        nn.Conv2D(16, 16, 3, padding=1), nn.ReLU(),       # N x 16 x 12 x 12
+        nn.Conv2D(16, 16, 3, stride=2),                   # N x 16 x 5 x 5
     )
     return FeatureNet(features, _mlp_head(flat_features(features, in_channels, input_size), num_classes))
 
@@ -64,11 +64,11 @@ def lenet5(num_classes=10, in_channels=1, input_size=(32, 32)):
     total.
     """
     features = nn.Sequential(
-        Conv2D(in_channels, 6, 5), nn.ReLU(),   # C1: N x 6 x 28 x 28
+        nn.Conv2D(in_channels, 6, 5), nn.ReLU(),  # C1: N x 6 x 28 x 28
         nn.MaxPool2D(2, 2),                        # S2: N x 6 x 14 x 14
-        Conv2D(6, 16, 5), nn.ReLU(),            # C3: N x 16 x 10 x 10
+        nn.Conv2D(6, 16, 5), nn.ReLU(),         # C3: N x 16 x 10 x 10
         nn.MaxPool2D(2, 2),                        # S4: N x 16 x 5 x 5
-        Conv2D(16, 120, 5), nn.ReLU(),          # C5: N x 120 x 1 x 1
+        nn.Conv2D(16, 120, 5), nn.ReLU(),       # C5: N x 120 x 1 x 1
     )
     n = flat_features(features, in_channels, input_size)
     return FeatureNet(features, nn.Sequential(nn.Linear(n, 84), nn.ReLU(), nn.Linear(84, num_classes)))
@@ -81,11 +81,11 @@ def lenet_sigmoid(num_classes=10, in_channels=3, input_size=(224, 224)):
     conv 120@4x4 + sigmoid (50x50 maps at 224), fc 84 + sigmoid, fc classes. As in the article, no padding and
     a flatten size computed from the input (120*50*50 at 224x224)."""
     features = nn.Sequential(
-        Conv2D(in_channels, 6, 5), nn.Sigmoid(),  # N x 6 x 220 x 220
+        nn.Conv2D(in_channels, 6, 5), nn.Sigmoid(),  # N x 6 x 220 x 220
         nn.MaxPool2D(2, 2),                          # N x 6 x 110 x 110
-        Conv2D(6, 16, 5), nn.Sigmoid(),           # N x 16 x 106 x 106
+        nn.Conv2D(6, 16, 5), nn.Sigmoid(),        # N x 16 x 106 x 106
         nn.MaxPool2D(2, 2),                          # N x 16 x 53 x 53
-        Conv2D(16, 120, 4), nn.Sigmoid(),         # N x 120 x 50 x 50
+        nn.Conv2D(16, 120, 4), nn.Sigmoid(),      # N x 120 x 50 x 50
     )
     n = flat_features(features, in_channels, input_size)
     return FeatureNet(features, nn.Sequential(nn.Linear(n, 84), nn.Sigmoid(), nn.Linear(84, num_classes)))

@@ -1,11 +1,12 @@
 """Model registry: every network is a one-line registered factory, created by name."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Callable
 
 import paddle.nn as nn
+
+from paddle_cnn.text import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,8 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else "run `paddle-cnn list` for the names"
-        raise UnknownModelError(f"unknown model {name!r}: {hint}") from None
+        raise UnknownModelError(did_you_mean("model", name, _REGISTRY, "run `paddle-cnn list` for the names")) \
+            from None
 
 
 def create_model(name: str, num_classes: int = 10, **kw) -> nn.Layer:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import ACTIVATIONS, Conv2D, Dropout, FeatureNet, Inception, flat_features, make_act
+from paddle_cnn.models.blocks import ACTIVATIONS, FeatureNet, Inception, flat_features, make_act
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -48,7 +48,7 @@ def trick_cnn(num_classes=10, in_channels=3, input_size=(224, 224), act="sigmoid
             layers += [Inception(c, *branches, act=act)] + ([nn.BatchNorm2D(width)] if bn else [])
         else:
             for i in range(convs_per_stage):
-                layers += [Conv2D(c if i == 0 else width, width, kernel, padding=kernel // 2), make_act(act)]
+                layers += [nn.Conv2D(c if i == 0 else width, width, kernel, padding=kernel // 2), make_act(act)]
                 layers += [nn.BatchNorm2D(width)] if bn else []
         c = width
         if stage < len(WIDTHS):
@@ -57,7 +57,7 @@ def trick_cnn(num_classes=10, in_channels=3, input_size=(224, 224), act="sigmoid
         layers.append(nn.AdaptiveAvgPool2D(1))  # N x 1024 x 1 x 1
     features = nn.Sequential(*layers)
     n = flat_features(features, in_channels, input_size)
-    drop = [Dropout(dropout)] if dropout else []
+    drop = [nn.Dropout(dropout)] if dropout else []
     if head == "gap":
         classifier = nn.Sequential(*drop, nn.Linear(n, num_classes))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from paddle_cnn.models.blocks import Conv2D, Dropout, FeatureNet, flat_features
+from paddle_cnn.models.blocks import FeatureNet, flat_features
 from paddle_cnn.models.registry import register_model
 from paddle_cnn.sources import cite
 
@@ -41,7 +41,7 @@ def make_features(cfg, in_channels: int = 3, bn: str = "none") -> nn.Sequential:
         convs = [v for v in block if v != "M"]
         for i, v in enumerate(convs):
             width, drop = v if isinstance(v, tuple) else (v, 0.0)
-            layers.append(Conv2D(c, width, 3, padding=1))
+            layers.append(nn.Conv2D(c, width, 3, padding=1))
             if bn == "all":
                 layers += [nn.BatchNorm2D(width), nn.ReLU()]
             elif bn == "article003" and ((b, i) in ARTICLE003_BN_AT or (b, i - len(convs)) in ARTICLE003_BN_AT):
@@ -49,7 +49,7 @@ def make_features(cfg, in_channels: int = 3, bn: str = "none") -> nn.Sequential:
             else:
                 layers.append(nn.ReLU())
             if drop:
-                layers.append(Dropout(drop))
+                layers.append(nn.Dropout(drop))
             c = width
         if "M" in block:
             layers.append(nn.MaxPool2D(2, 2))
@@ -62,8 +62,8 @@ def vgg(cfg: str, num_classes=10, in_channels=3, input_size=(224, 224), bn="none
     so the standard ImageNet parameter counts hold at 1000 classes."""
     features = make_features(CFGS[cfg], in_channels, bn)
     classifier = nn.Sequential(
-        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), Dropout(dropout),
-        nn.Linear(4096, 4096), nn.ReLU(), Dropout(dropout),
+        nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
         nn.Linear(4096, num_classes),
     )
     return FeatureNet(features, classifier)
@@ -88,8 +88,8 @@ def vgg16_cifar(num_classes=10, in_channels=3, input_size=(32, 32)):
     in the article); the output softmax is left to the loss."""
     features = make_features(CFGS["D_cifar"], in_channels, bn="all")
     classifier = nn.Sequential(
-        Dropout(0.5), nn.Linear(flat_features(features, in_channels, input_size), 512),
-        nn.BatchNorm1D(512), nn.ReLU(), Dropout(0.5),
+        nn.Dropout(0.5), nn.Linear(flat_features(features, in_channels, input_size), 512),
+        nn.BatchNorm1D(512), nn.ReLU(), nn.Dropout(0.5),
         nn.Linear(512, 512),
         nn.Linear(512, num_classes),
     )

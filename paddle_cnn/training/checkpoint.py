@@ -8,6 +8,7 @@ many layers the process created before), so a checkpoint loads into a fresh proc
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -168,9 +169,10 @@ def read_weights(path: str) -> tuple[dict, dict]:
     return arrays, meta
 
 
-def load_into(model, weights: dict, source: str) -> None:
-    """Copy arrays into the model after checking names and shapes: a mismatch names the parameter."""
+def check_shapes(model, weights: dict, source: str) -> None:
+    """The arrays fit the model: same parameter names and shapes; a mismatch names the parameter."""
     target = _unwrap(model).state_dict()
+
     def weights_first(keys):  # name a layer's weight rather than its bias
         return sorted(keys, key=lambda k: (not k.endswith("weight"), k))
     missing = weights_first(k for k in target if k not in weights)
@@ -183,18 +185,26 @@ def load_into(model, weights: dict, source: str) -> None:
         parts = ([f"lacks the model's {missing[0]} {list(target[missing[0]].shape)}"] if missing else []) + \
                 ([f"has {extra[0]} {list(weights[extra[0]].shape)}, which the model does not"] if extra else [])
         raise CheckpointError(f"{source}: the checkpoint {' and '.join(parts)}; it was saved from another model")
+
+
+def load_into(model, weights: dict, source: str) -> None:
+    """Copy arrays into the model after checking names and shapes (check_shapes)."""
+    check_shapes(model, weights, source)
     _unwrap(model).set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
 
 
-def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
-    """Load the latest checkpoint of a directory (or an epoch folder) into model (and optimizer); returns the
-    state dict saved with it (epoch, history, ...)."""
+def _resolve(ckpt_dir_or_epoch: str) -> str:
     path = ckpt_dir_or_epoch
     if not os.path.exists(os.path.join(path, "state.json")):
         found = latest(path)
         if found is None:
             raise CheckpointError(f"no checkpoint in {path}")
         path = found
+    return path
+
+
+def read_state(path: str) -> dict:
+    """state.json of an epoch folder (epoch, history, identity, ...), checked to be ours."""
     try:
         with open(os.path.join(path, "state.json"), encoding="utf-8") as f:
             state = json.load(f)
@@ -202,17 +212,78 @@ def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
         raise CheckpointError(f"{path}/state.json is unreadable ({e}); delete {path} to fall back") from None
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a paddle-cnn checkpoint (format {state.get('format')!r})")
-    weights, meta = read_weights(os.path.join(path, "model.safetensors"))
+    return state
+
+
+def _load_optimizer(path: str, model, optimizer, state: dict) -> None:
+    arrays, _ = read_weights(os.path.join(path, "optimizer.safetensors"))
+    by_struct = {v: k for k, v in _param_names(model).items()}
+    restored = {}
+    for key, arr in arrays.items():
+        struct, suffix = key.split("::", 1)
+        if struct and struct not in by_struct:
+            raise CheckpointError(f"{path}: optimizer state for {struct}, which the model does not have")
+        restored[f"{by_struct[struct]}_{suffix}" if struct else suffix] = paddle.to_tensor(arr)
+    restored.update(state.get("optimizer_other") or {})
+    optimizer.set_state_dict(restored)
+
+
+def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
+    """Load the latest checkpoint of a directory (or an epoch folder) into model (and optimizer); returns the
+    state dict saved with it (epoch, history, ...)."""
+    path = _resolve(ckpt_dir_or_epoch)
+    state = read_state(path)
+    weights, _ = read_weights(os.path.join(path, "model.safetensors"))
     load_into(model, weights, os.path.join(path, "model.safetensors"))
     if optimizer is not None:
-        arrays, _ = read_weights(os.path.join(path, "optimizer.safetensors"))
-        by_struct = {v: k for k, v in _param_names(model).items()}
-        restored = {}
-        for key, arr in arrays.items():
-            struct, suffix = key.split("::", 1)
-            if struct and struct not in by_struct:
-                raise CheckpointError(f"{path}: optimizer state for {struct}, which the model does not have")
-            restored[f"{by_struct[struct]}_{suffix}" if struct else suffix] = paddle.to_tensor(arr)
-        restored.update(state.get("optimizer_other") or {})
-        optimizer.set_state_dict(restored)
+        _load_optimizer(path, model, optimizer, state)
+    return state
+
+
+def fingerprint(identity: dict) -> str:
+    """A short hash of what a run trains (its plan and settings), carried by its checkpoints and results."""
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def differences(saved: dict, wanted: dict) -> list[str]:
+    """'profile smoke, here quick'-style lines for every setting that differs between two identities."""
+    a, b = _flat(saved), _flat(wanted)
+    keys = sorted(set(a) | set(b), key=lambda k: (k.startswith("config."), k))
+    return [f"{k.removeprefix('config.')} {a.get(k, '(none)')!r} there, {b.get(k, '(none)')!r} here"
+            for k in keys if a.get(k, "(none)") != b.get(k, "(none)")]
+
+
+def verify(ckpt_dir: str, model, identity: dict) -> tuple[str, dict, dict]:
+    """Before resuming, without loading anything: the newest checkpoint of `ckpt_dir` is ours (never unpickled),
+    its weights fit `model` (a mismatch names the parameter), and it was written by a run of the same identity
+    (a mismatch names every setting that differs). Returns (epoch folder, saved state, weights)."""
+    path = _resolve(ckpt_dir)
+    state = read_state(path)
+    weights, _ = read_weights(os.path.join(path, "model.safetensors"))
+    check_shapes(model, weights, os.path.join(path, "model.safetensors"))
+    if state.get("fingerprint") != fingerprint(identity):
+        diffs = differences(state.get("identity") or {}, identity) or ["written before runs had identities"]
+        raise CheckpointError(f"{ckpt_dir} holds a checkpoint of another run ({'; '.join(diffs[:4])}"
+                              f"{'; ...' if len(diffs) > 4 else ''}); nothing was loaded or changed: run without "
+                              "--resume (resume=False) to start afresh, replacing it, or choose another --logdir")
+    return path, state, weights
+
+
+def restore(ckpt_dir: str, model, optimizer, identity: dict) -> dict:
+    """Resume: `verify`, then load the newest checkpoint into model and optimizer; returns the saved state
+    (epoch, history, partial, pending_log)."""
+    path, state, weights = verify(ckpt_dir, model, identity)
+    load_into(model, weights, os.path.join(path, "model.safetensors"))
+    _load_optimizer(path, model, optimizer, state)
     return state

@@ -1,21 +1,37 @@
-"""The articles' experiments as data: a small table of runs, three profiles, and the articles' claims.
+"""The articles' experiments and the profiles as data: a small table of runs per experiment, the articles'
+settings and claims, and what each profile changes. Nothing else in the package names a profile.
 
-full  = the article's settings (meant for a GPU; the default when one is present);
-quick = minutes on a 2-core CPU (fewer epochs, subsets, smaller inputs; each experiment says which);
-smoke = seconds, for CI and nbmake (2 epochs of 4 batches on a tiny subset, small inputs, generated data where the real set is
-        not present locally).
-A run is (name, model, model kwargs, training kwargs); a profile overrides training settings for every run.
-Claims carry their source (title/author/URL as printed in the article).
+A run is (label, model, model kwargs, training overrides); an experiment's `train` holds the article's settings
+(TrainConfig fields) and `profiles` what each profile overrides (TrainConfig fields, plus the data keys `dataset`,
+`train_subset`, `test_subset`). Claims carry their source (title/author/URL as printed in the article).
+paddle_cnn.experiments.plans turns (experiment, profile, seeds) into explicit run plans.
 """
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 
 from paddle_cnn.sources import cite
+from paddle_cnn.text import did_you_mean
 
-PROFILES = ("full", "quick", "smoke")
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    what: str
+    comparable: bool  # its accuracies may be compared with the article's numbers
+    judges_runs: bool  # its runs are long enough to judge comparisons between them (else: exact counts only)
+    generated_data_ok: bool  # a data set missing locally is replaced by generated files in the real format
+
+
+PROFILES = {p.name: p for p in (
+    Profile("full", "the article's settings (meant for a GPU; the default when one is present)", True, True, False),
+    Profile("quick", "minutes on a 2-core CPU: fewer epochs, subsets, smaller inputs (each experiment says which)",
+            False, True, False),
+    Profile("smoke", "seconds, for CI and nbmake: 2 epochs of 4 batches on a tiny subset, small inputs, generated "
+            "data where the real set is not present locally", False, False, True),
+)}
+GPU_DEFAULT, CPU_DEFAULT, FASTEST = "full", "quick", "smoke"
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class Experiment:
     claims: tuple = ()
     notes: str = ""
     timing: dict = field(default_factory=dict)  # profile -> (model, CxHxW, batch, steps): article 004's benchmark
+    arithmetic: bool = False  # also check the articles' layer arithmetic (shapes, counts, MACs of every model)
 
     def run(self, name: str) -> Run:
         return next(r for r in self.runs if r.name == name)
@@ -193,7 +210,7 @@ _add(Experiment(
 _add(Experiment(
     "layer-arithmetic", "Shapes, parameters and MACs of every model, and the articles' arithmetic (no training)",
     cite("a000", "问题1") + "; " + cite("a001", "2"), "", runs=(), train={},
-    profiles={"full": {}, "quick": {}, "smoke": {}}))
+    profiles={"full": {}, "quick": {}, "smoke": {}}, arithmetic=True))
 
 
 class UnknownExperimentError(ValueError):
@@ -202,37 +219,23 @@ class UnknownExperimentError(ValueError):
 
 def get_experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
-        close = difflib.get_close_matches(name, list(EXPERIMENTS), n=2, cutoff=0.4)
-        raise UnknownExperimentError(f"unknown experiment {name!r}: " + (
-            f"did you mean {', '.join(close)}?" if close else f"choose one of {', '.join(EXPERIMENTS)}"))
+        raise UnknownExperimentError(did_you_mean("experiment", name, EXPERIMENTS))
     return EXPERIMENTS[name]
 
 
-def default_profile() -> str:
+def check_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(did_you_mean("profile", name, PROFILES))
+    return PROFILES[name]
+
+
+def default_profile() -> Profile:
+    """$PADDLE_CNN_PROFILE, else the full profile on a GPU and the quick one on a CPU."""
     env = os.environ.get("PADDLE_CNN_PROFILE")
     if env:
-        return check_profile(env)
+        try:
+            return check_profile(env)
+        except ValueError as e:
+            raise ValueError(f"PADDLE_CNN_PROFILE: {e}") from None
     from paddle_cnn.device import gpu_available
-    return "full" if gpu_available() else "quick"
-
-
-def check_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        close = difflib.get_close_matches(profile, PROFILES, n=1, cutoff=0.4)
-        raise ValueError(f"unknown profile {profile!r}: " + (f"did you mean {close[0]}?" if close else
-                                                             f"choose one of {', '.join(PROFILES)}"))
-    return profile
-
-
-def settings(exp: Experiment, run: Run, profile: str) -> dict:
-    """Training settings of one run under a profile: article settings < run overrides < profile overrides.
-    Milestones of piecewise schedules scale with the profile's epochs."""
-    s = {**exp.train, **run.train_kw}
-    full_epochs = s.get("epochs", 1)
-    s.update(exp.profiles.get(profile, {}))
-    s.setdefault("dataset", exp.dataset)
-    if s.get("milestones") and s["epochs"] != full_epochs:
-        s["milestones"] = tuple(max(1, round(m * s["epochs"] / full_epochs)) for m in s["milestones"])
-    if s.get("decay_epochs") and s["epochs"] != full_epochs:
-        s["decay_epochs"] = s["decay_epochs"] * s["epochs"] / full_epochs
-    return s
+    return PROFILES[GPU_DEFAULT if gpu_available() else CPU_DEFAULT]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from paddle_cnn.analysis import model_table
+from paddle_cnn.arithmetic.tables import model_table
 from paddle_cnn.sources import cite
 
 # LeCun et al. 1998, table I: how many S2 maps each of the 16 C3 maps reads (6 x 3, 6 x 4, 3 x 4, 1 x 6)

@@ -1,45 +1,10 @@
-"""Tables and plots of results, for notebooks (HTML), results.md (Markdown) and terminals (text)."""
+"""Reports of results: summary tables, plots (curves, final accuracy, parameters vs compute) and results.md.
+
+Plots are drawn on Figure objects and saved from them, so a notebook's inline backend keeps working."""
 from __future__ import annotations
 
-import html
-from typing import Iterable, Sequence
-
-
-def _cell(v) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_cell(x) for x in v)
-    return "" if v is None else str(v)
-
-
-class Table:
-    """Rows of dicts with chosen columns; shows as HTML in Jupyter, str() is Markdown."""
-
-    def __init__(self, rows: Iterable[dict], columns: Sequence[str] | None = None, title: str = ""):
-        self.rows = [dict(r) for r in rows]
-        self.columns = list(columns or (self.rows[0].keys() if self.rows else []))
-        self.title = title
-
-    def to_markdown(self) -> str:
-        head = "| " + " | ".join(self.columns) + " |"
-        rule = "|" + "|".join("---" for _ in self.columns) + "|"
-        body = ["| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in self.columns) + " |"
-                for r in self.rows]
-        return "\n".join(([f"**{self.title}**", ""] if self.title else []) + [head, rule, *body])
-
-    __str__ = to_markdown
-
-    def _repr_html_(self) -> str:
-        th = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{html.escape(_cell(r.get(c)))}</td>"
-                                        for c in self.columns) + "</tr>" for r in self.rows)
-        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+from paddle_cnn.experiments.verdicts import by_label as _by_label, stats as _stats, verdicts
+from paddle_cnn.text import Table
 
 
 def _pyplot(path):
@@ -107,40 +72,6 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
     return ax
 
 
-# ---------------------------------------------------------------- experiment results: summaries and verdicts
-
-def _stats(xs):
-    import math
-
-    import numpy as np
-    xs = [float(x) for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
-    if not xs:
-        return float("nan"), float("nan"), 0
-    return float(np.mean(xs)), (float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0), len(xs)
-
-
-def _by_label(results) -> dict:
-    out: dict = {}
-    for r in results["runs"]:
-        out.setdefault(r.get("label", r["model"]), []).append(r)
-    return out
-
-
-def roughness(values) -> float:
-    """'Smoothness' made a number: the standard deviation of the epoch-to-epoch changes of a curve."""
-    import numpy as np
-    v = np.asarray(values, dtype=float)
-    return float(np.std(np.diff(v))) if len(v) > 2 else float("nan")
-
-
-def _metric(run: dict, claim) -> float:
-    """The per-run figure a claim is judged on: the run's metric, or for 'smoother' the roughness of the
-    metric's curve."""
-    if claim.kind == "smoother":
-        return roughness(run["history"][claim.metric])
-    return run.get(claim.metric)
-
-
 def summarize(results) -> list[dict]:
     """One row per run label: mean +- std over seeds."""
     rows = []
@@ -153,72 +84,6 @@ def summarize(results) -> list[dict]:
             row[col] = f"{m:.4f} ± {s:.4f}" if key != "train_seconds" else f"{m:.1f}"
         rows.append(row)
     return rows
-
-
-def verdicts(exp, results) -> list[dict]:
-    """Each claim of the experiment beside our figure, with a verdict and its reason."""
-    import math
-    profile = results["profile"]
-    groups = _by_label(results)
-    out = []
-    for c in exp.claims:
-        row = {"model": c.run, "metric": c.metric, "value": c.value, "source": c.source, "text": c.text,
-               "ours": None, "verdict": "not comparable at this profile", "reason": ""}
-        runs = groups.get(c.run, [])
-        other = groups.get(c.than, []) if c.than else []
-        if not runs or (c.than and not other):
-            row["reason"] = "not run yet"
-            out.append(row)
-            continue
-        if c.kind == "params":
-            row["ours"] = runs[0].get(c.metric)
-            ok = row["ours"] == c.value
-            row["verdict"], row["reason"] = ("reproduced" if ok else "not reproduced"), "exact count"
-            out.append(row)
-            continue
-        if profile == "smoke":
-            row["reason"] = "smoke profile: 2 short epochs on a tiny subset (or generated data)"
-            m, _, _ = _stats([_metric(r, c) for r in runs])
-            row["ours"] = round(m, 4) if not math.isnan(m) else None
-            out.append(row)
-            continue
-        a, sa, na = _stats([_metric(r, c) for r in runs])
-        note = "" if profile == "full" else f"{profile} profile, not the article's settings; "
-        if c.kind == "value":
-            row["ours"] = f"{a:.4f} ± {sa:.4f}"
-            if profile != "full":
-                row["reason"] = note + "compare under --profile full"
-            else:
-                ok = a >= c.value - c.tolerance
-                row["verdict"] = "reproduced" if ok else "not reproduced"
-                row["reason"] = f"ours {a:.4f} vs stated {c.value} (tolerance {c.tolerance})"
-        elif c.kind == "no_learning":
-            chance = 1.0 / runs[0].get("num_classes", 10)
-            row["ours"] = f"{a:.4f} ± {sa:.4f}"
-            ok = a <= chance + 0.05
-            row["verdict"] = "reproduced" if ok else "not reproduced"
-            row["reason"] = note + f"chance is {chance:.3f}; {'stays' if ok else 'rises'} within 5 points of it"
-        else:  # better / smoother / delta: a difference of means with its spread over seeds
-            b, sb, nb = _stats([_metric(r, c) for r in other])
-            diff = (b - a) if c.kind == "smoother" else (a - b)  # positive = the claim's direction
-            se = math.sqrt((sa ** 2 / na if na > 1 else 0) + (sb ** 2 / nb if nb > 1 else 0))
-            what = "roughness (std of epoch-to-epoch eval-loss changes)" if c.kind == "smoother" else c.metric
-            row["ours"] = f"{c.run} {a:.4f} vs {c.than} {b:.4f}: difference {diff:+.4f} ± {se:.4f}"
-            if se > 0 and abs(diff) <= 2 * se:
-                row["verdict"] = "inside the noise"
-            elif c.kind == "delta":
-                row["verdict"] = ("reproduced" if diff >= c.value / 2 else
-                                  "direction reproduced, smaller gain" if diff > 0 else "not reproduced")
-            else:
-                row["verdict"] = "reproduced" if diff > 0 else "not reproduced"
-            row["reason"] = note + f"{what}; " + ("one seed per run: no spread, use --seeds 3 or more"
-                                                  if se == 0 else "difference beyond 2 standard errors"
-                                                  if row["verdict"] != "inside the noise" else
-                                                  "|difference| <= 2 standard errors over seeds")
-            if profile != "full" and row["verdict"] in ("reproduced", "not reproduced"):
-                row["verdict"] += f" ({profile})"
-        out.append(row)
-    return out
 
 
 def plot_curves(results, path: str | None = None):
@@ -293,7 +158,7 @@ def write_report(results, folder: str) -> None:
     """results.md and the plots (curves.png, final.png) from results (as in results.json)."""
     import os
 
-    from paddle_cnn.checkpoint import atomic_write_text
+    from paddle_cnn.training.checkpoint import atomic_write_text
     if results.get("runs"):
         plot_curves(results, os.path.join(folder, "curves.png"))
         plot_final(results, os.path.join(folder, "final.png"))
@@ -305,7 +170,7 @@ def rebuild(experiment: str, logdir: str = "logs") -> str:
     import json
     import os
 
-    from paddle_cnn.experiments import get_experiment
+    from paddle_cnn.experiments.definitions import get_experiment
     exp = get_experiment(experiment)
     path = os.path.join(logdir, exp.name, "results.json")
     if not os.path.exists(path):
@@ -315,7 +180,6 @@ def rebuild(experiment: str, logdir: str = "logs") -> str:
             results = json.load(f)
     except ValueError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); rerun the experiment") from None
-    if results.get("runs"):
-        results["claims"] = verdicts(exp, results)
+    results["claims"] = verdicts(exp, results)
     write_report(results, os.path.dirname(path))
     return os.path.join(os.path.dirname(path), "results.md")

@@ -19,7 +19,8 @@ from typing import Sequence
 import paddle
 import paddle.nn as nn
 
-from paddle_cnn.shapes import ShapeError, fmt_shape as _shape, layer_config as _config, layer_output_shape
+from paddle_cnn.arithmetic.shapes import ShapeError, fmt_shape as _shape, layer_config as _config, layer_output_shape
+from paddle_cnn.text import Table
 
 __all__ = ["ShapeError", "LayerRow", "LayerTable", "layer_table", "count_params", "parse_input", "CONVENTION",
            "arithmetic_only_init", "model_table", "model_overview"]
@@ -67,45 +68,29 @@ class LayerTable(list):
     def records(self) -> list[dict]:
         return [r.as_dict() for r in self]
 
-    def _cells(self):
-        head = ["layer", "type", "config", "output", "weights", "bias", "params", "MACs"]
-        body = [[r.name, r.type, r.config, _shape(r.output_shape) if r.output_shape else "(not called)",
-                 f"{r.weights:,}", f"{r.bias:,}", f"{r.params:,}", f"{r.macs:,}"] for r in self]
+    def table(self) -> Table:
+        """The rows as a Table (the package's one renderer), totals as its footer, the convention under it."""
+        cols = ["layer", "type", "config", "output", "weights", "bias", "params", "MACs"]
+        rows = [{"layer": r.name, "type": r.type, "config": r.config, "weights": r.weights, "bias": r.bias,
+                 "output": _shape(r.output_shape) if r.output_shape else "(not called)", "params": r.params,
+                 "MACs": r.macs} for r in self]
         t = self.totals
-        foot = ["total", "", "", _shape(self.output_shape), f"{t['weights']:,}", f"{t['bias']:,}",
-                f"{t['params']:,}", f"{t['macs']:,}"]
-        return head, body, foot
+        foot = {"layer": "total", "output": _shape(self.output_shape), "weights": t["weights"], "bias": t["bias"],
+                "params": t["params"], "MACs": t["macs"]}
+        return Table(rows, cols, f"{self.model_name}  input {_shape(self.input_shape)}", footer=foot,
+                     notes=[f"params {t['params']:,}  MACs {t['macs']:,}  FLOPs {t['flops']:,}", CONVENTION],
+                     right=("weights", "bias", "params", "MACs"))
 
     def to_text(self) -> str:
-        head, body, foot = self._cells()
-        widths = [max(len(str(row[i])) for row in [head, foot, *body]) for i in range(len(head))]
-        right = {4, 5, 6, 7}
-
-        def line(cells):
-            return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-        rule = "-" * len(line(head))
-        t = self.totals
-        return "\n".join([f"{self.model_name}  input {_shape(self.input_shape)}", rule, line(head), rule,
-                          *map(line, body), rule, line(foot), rule,
-                          f"params {t['params']:,}  MACs {t['macs']:,}  FLOPs {t['flops']:,}",
-                          CONVENTION])
+        return self.table().to_text()
 
     __str__ = to_text
 
     def to_markdown(self) -> str:
-        head, body, foot = self._cells()
-        rows = [head, ["---"] * len(head), *body, [f"**{c}**" if c else "" for c in foot]]
-        return "\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows) + f"\n\n{CONVENTION}\n"
+        return self.table().to_markdown()
 
     def _repr_html_(self):
-        head, body, foot = self._cells()
-        th = "".join(f"<th>{h}</th>" for h in head)
-        tr = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
-        tf = "<tr>" + "".join(f"<td><b>{c}</b></td>" for c in foot) + "</tr>"
-        return (f"<p><b>{self.model_name}</b>, input {_shape(self.input_shape)}</p><table><thead><tr>{th}</tr>"
-                f"</thead><tbody>{tr}{tf}</tbody></table><p><i>{CONVENTION}</i></p>")
+        return self.table()._repr_html_()
 
 
 def parse_input(text: str) -> tuple[int, ...]:

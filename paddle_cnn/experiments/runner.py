@@ -1,0 +1,257 @@
+"""Run an experiment: its plans, in order. Everything that can be refused is checked before anything is written
+(data present, log folder writable, --resume only onto the same plans); then each plan runs and results.json is
+rewritten atomically after it, with the verdicts; results.md and the plots come last.
+
+Layout of logdir/EXPERIMENT/: one VisualDL folder per training run (<label>-s<seed>), _checkpoints/<run>/,
+results.json, results.md, curves.png, final.png.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from paddle_cnn import device
+from paddle_cnn.data import DataError, load_dataset
+from paddle_cnn.experiments.definitions import get_experiment
+from paddle_cnn.experiments.plans import ArithmeticPlan, TimingPlan, TrainPlan, plan_experiment
+from paddle_cnn.training import checkpoint as ckpt
+from paddle_cnn.training.checkpoint import atomic_write_text
+
+
+def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_dir: str | None = None,
+                   logdir: str = "logs", resume: bool = False, progress: bool | None = None, log=print) -> dict:
+    """Run every plan of experiment `name` (see plans.plan_experiment) and return the results (as results.json)."""
+    plans = plan_experiment(name, profile, seeds)
+    exp = get_experiment(name)
+    folder = os.path.join(logdir, exp.name)
+    data = DataCache(data_dir, folder)
+    for plan in plans:  # missing or corrupt data: one line before anything is written
+        if isinstance(plan, TrainPlan) and not plan.data.generated_ok:
+            data.splits(plan)
+    check_writable(folder)
+    with RunLock(folder):
+        results = Results(exp, plans, folder, resume)
+        if resume:
+            check_checkpoints(plans, folder, data)
+        results.data["device"] = device.setup()
+        for plan in plans:
+            if results.done(plan):
+                log(f"{plan.key}: finished earlier, kept")
+                continue
+            results.add(plan, execute(plan, folder, data, resume, progress, log), data.notes)
+        return results.finish()
+
+
+def execute(plan, folder: str, data: "DataCache", resume: bool, progress, log) -> dict:
+    """One plan's results row (train, timing) or rows (arithmetic)."""
+    if isinstance(plan, TrainPlan):
+        return train(plan, folder, data.splits(plan), resume, progress, log)
+    if isinstance(plan, TimingPlan):
+        from paddle_cnn.experiments.timing import forward_backward_timing
+        log(f"timing {plan.model} at {'x'.join(map(str, plan.input_shape))}, batch {plan.batch}: forward and "
+            "forward-backward")
+        return forward_backward_timing(plan.model, plan.input_shape, plan.batch, plan.steps)
+    from paddle_cnn.arithmetic.claims import all_checks
+    from paddle_cnn.arithmetic.tables import model_overview
+    return {"models": model_overview(plan.models or None),
+            "arithmetic": [{k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v))
+                            for k, v in c.as_dict().items()} for c in all_checks()]}
+
+
+def build_model(plan: TrainPlan, splits: dict):
+    """The plan's model for its data: classes from the data, channels and side from the config or the images."""
+    from paddle_cnn.models import create_model
+    images = splits["train"]
+    channels, side = plan.config.in_channels or images.shape[0], plan.config.input_size or images.shape[1]
+    return create_model(plan.model, num_classes=len(images.classes), in_channels=channels, input_size=side,
+                        **plan.model_kw), (channels, side, side)
+
+
+def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, log) -> dict:
+    """Train one plan's model with a checkpoint per epoch and VisualDL logs; its results row."""
+    from paddle_cnn.arithmetic.tables import count_params, layer_table
+    from paddle_cnn.data import DeviceData
+    from paddle_cnn.training import evaluate, fit
+    c, d = plan.config, plan.data
+    train_set = splits["train"].subset(d.train_subset, seed=0)
+    test = splits["test"].subset(d.test_subset, seed=0)
+    held = splits["eval"].subset(d.test_subset, seed=0) if "eval" in splits else test  # guides nothing
+    device.seed_everything(plan.seed)
+    model, shape = build_model(plan, splits)
+    table = layer_table(model, shape, plan.model)
+    log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set)} train / {len(held)} eval images, "
+        f"{'x'.join(map(str, shape))}), {c.epochs} epochs")
+    t0 = time.perf_counter()
+    hist = fit(model, train_set, held, c, run_callbacks(plan, folder, resume, log), name=plan.key,
+               progress=progress, log=log)
+    seconds = time.perf_counter() - t0
+    ev = evaluate(model, DeviceData(test, size=shape[1:], channels=shape[0])) if "eval" in splits else \
+        {"acc": hist["eval_acc"][-1], "top2": hist["eval_top2"][-1]}  # a held-out eval split: test once at the end
+    return {"run": plan.key, "label": plan.label, "model": plan.model, "seed": plan.seed,
+            "params": count_params(model), "weights": table.totals["weights"], "macs": table.totals["macs"],
+            "epochs": len(hist["train_loss"]), "test_acc": ev["acc"], "test_top2": ev["top2"],
+            "best_eval_acc": max(hist["eval_acc"]), "train_seconds": seconds, "num_classes": len(train_set.classes),
+            "history": hist, "settings": {**c.as_dict(), "dataset": d.name, "train_subset": d.train_subset,
+                                          "test_subset": d.test_subset}}
+
+
+def run_callbacks(plan: TrainPlan, folder: str, resume: bool, log) -> list:
+    """A training run's callbacks: its checkpoints (keyed by the plan's identity) and its VisualDL log."""
+    from paddle_cnn.training.callbacks import Checkpointer, VisualDLLogger
+    identity = {k: v for k, v in plan.identity().items() if k != "config"}  # the Checkpointer adds the config
+    hparams = {"run": plan.label, "dataset": plan.data.name, **{k: str(v) for k, v in plan.model_kw.items()}}
+    return [Checkpointer(checkpoint_dir(folder, plan), identity, resume, log=log),
+            VisualDLLogger(folder, plan.key, hparams)]
+
+
+def checkpoint_dir(folder: str, plan: TrainPlan) -> str:
+    return os.path.join(folder, "_checkpoints", plan.key)
+
+
+def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
+    """--resume: every existing checkpoint must belong to its plan (same weights layout, same identity); checked
+    for all plans before the first one runs, so a refusal changes nothing."""
+    from paddle_cnn.arithmetic.tables import arithmetic_only_init
+    for plan in plans:
+        if isinstance(plan, TrainPlan) and ckpt.latest(checkpoint_dir(folder, plan)):
+            with arithmetic_only_init():
+                model, _ = build_model(plan, data.splits(plan))
+            ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
+
+
+class Results:
+    """results.json of one experiment: the rows of its plans, kept on --resume only when their fingerprints
+    match the plans (anything else is one line, nothing changed), rewritten atomically after every plan."""
+
+    def __init__(self, exp, plans: list, folder: str, resume: bool):
+        self.exp, self.plans, self.path = exp, plans, os.path.join(folder, "results.json")
+        self.folder = folder
+        self.data = {"experiment": exp.name, "title": exp.title, "profile": plans[0].profile,
+                     "seeds": len({p.seed for p in plans if isinstance(p, TrainPlan)}) or 1, "runs": [],
+                     "claims": [], "notes": [exp.notes] if exp.notes else [], "device": "",
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S"), "plans": {p.key: p.fingerprint for p in plans}}
+        self.finished: dict[str, str] = {}  # plan key -> fingerprint of a row kept from an earlier run
+        if resume and os.path.exists(self.path):
+            self._keep(self._read())
+
+    def _read(self) -> dict:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                return json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{self.path} is not valid JSON ({e}); delete it to start the experiment afresh") \
+                from None
+
+    def _keep(self, old: dict) -> None:
+        wanted = {p.key: p for p in self.plans}
+        if "plans" not in old and (old.get("runs") or old.get("timing") or old.get("models")):
+            self._refuse("its runs", "written before runs carried fingerprints")
+        for key, fp in old.get("plans", {}).items():
+            if key not in wanted:
+                self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
+            if fp != wanted[key].fingerprint:
+                self._refuse(key, "; ".join(ckpt.differences(_identity_of(old, key), wanted[key].identity())[:3]))
+        for k in ("runs", "timing", "models", "arithmetic", "notes"):
+            if k in old:
+                self.data[k] = old[k]
+        self.finished = dict(old.get("plans_done") or {})
+
+    def _refuse(self, what: str, why: str):
+        raise ValueError(f"{self.path} holds {what} of another run ({why}); nothing was changed: run without "
+                         "--resume to start afresh, or choose another --logdir")
+
+    def done(self, plan) -> bool:
+        return self.finished.get(plan.key) == plan.fingerprint
+
+    def add(self, plan, row: dict, notes=()) -> None:
+        self.data["notes"] += [n for n in notes if n not in self.data["notes"]]
+        if isinstance(plan, TrainPlan):
+            self.data["runs"].append({**row, "fingerprint": plan.fingerprint, "plan": plan.identity()})
+        elif isinstance(plan, TimingPlan):
+            self.data["timing"] = [row]
+        elif isinstance(plan, ArithmeticPlan):
+            self.data.update(row)
+        self.finished[plan.key] = plan.fingerprint
+        self.save()
+
+    def save(self) -> None:
+        from paddle_cnn.experiments.verdicts import verdicts
+        self.data["claims"] = verdicts(self.exp, self.data)
+        self.data["plans_done"] = dict(self.finished)
+        self.data["identities"] = {p.key: p.identity() for p in self.plans}
+        atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
+
+    def finish(self) -> dict:
+        from paddle_cnn.experiments.report import write_report
+        self.data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.save()
+        write_report(self.data, self.folder)
+        return self.data
+
+
+def _identity_of(results: dict, key: str) -> dict:
+    return (results.get("identities") or {}).get(key) or {}
+
+
+class DataCache:
+    """Data sets loaded once per experiment. A set missing locally is replaced, where the plan allows it, by
+    generated files in the real format (and a note says so in the results)."""
+
+    def __init__(self, data_dir: str | None, folder: str):
+        self.data_dir, self.folder, self.cache, self.notes = data_dir, folder, {}, []
+
+    def splits(self, plan: TrainPlan) -> dict:
+        key = (plan.data.name, plan.config.input_size)
+        if key not in self.cache:
+            try:
+                self.cache[key] = load_dataset(plan.data.name, self.data_dir, size=plan.config.input_size)
+            except DataError as e:
+                if not plan.data.generated_ok:
+                    raise
+                self.cache[key] = self._generated(plan, e)
+        return self.cache[key]
+
+    def _generated(self, plan: TrainPlan, error: DataError) -> dict:
+        from paddle_cnn.data import fake
+        gen = os.path.join(self.folder, "_generated_data")
+        fake.make(plan.data.name, gen)
+        self.notes.append(f"{plan.data.name} is not present locally ({error}); generated files in the real format "
+                          f"under {gen} stand in: its accuracies say nothing about the article")
+        return load_dataset(plan.data.name, gen, size=plan.config.input_size)
+
+
+def check_writable(folder: str) -> None:
+    """Fail before training when the log folder cannot be written (one line)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("x" * 4096)
+        os.remove(probe)
+    except OSError as e:
+        raise ValueError(f"cannot write to {folder} ({e.strerror or e}); choose another --logdir") from None
+
+
+class RunLock:
+    """An exclusive lock on an experiment's log folder: a second run pointed at it refuses with one line."""
+
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, ".lock")
+        self.f = None
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(self.path, "a+")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.close()
+            raise ValueError(f"another run is using {os.path.dirname(self.path)} (locked); wait for it or use "
+                             "another --logdir") from None
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+        fcntl.flock(self.f, fcntl.LOCK_UN)
+        self.f.close()

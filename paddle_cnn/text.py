@@ -1,0 +1,78 @@
+"""Text the user reads: the one table renderer (Markdown, HTML in Jupyter, aligned text in a terminal) and the
+one "did you mean" for unknown names."""
+from __future__ import annotations
+
+import difflib
+import html
+from typing import Iterable, Sequence
+
+
+def did_you_mean(kind: str, name, choices: Iterable[str], hint: str = "") -> str:
+    """"unknown model 'lenett': did you mean lenet?" or, with nothing close, the valid choices (or `hint`)."""
+    choices = list(choices)
+    close = difflib.get_close_matches(str(name), choices, n=2, cutoff=0.4)
+    tail = f"did you mean {', '.join(close)}?" if close else (hint or f"choose one of {', '.join(choices)}")
+    return f"unknown {kind} {name!r}: {tail}"
+
+
+def cell(v) -> str:
+    """One value as table text: thousands separators for ints, 4 significant digits for floats."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(cell(x) for x in v)
+    return "" if v is None else str(v)
+
+
+class Table:
+    """Rows of dicts with chosen columns: str() is Markdown, Jupyter shows HTML, to_text() aligns columns.
+    footer: an optional last row (totals), shown in bold; notes: lines printed under the table."""
+
+    def __init__(self, rows: Iterable[dict], columns: Sequence[str] | None = None, title: str = "",
+                 footer: dict | None = None, notes: Sequence[str] = (), right: Sequence[str] = ()):
+        self.rows = [dict(r) for r in rows]
+        self.columns = list(columns or (self.rows[0].keys() if self.rows else []))
+        self.title, self.footer, self.notes, self.right = title, footer, list(notes), set(right)
+
+    def _body(self) -> list[list[str]]:
+        return [[cell(r.get(c)) for c in self.columns] for r in self.rows]
+
+    def _foot(self) -> list[str] | None:
+        return None if self.footer is None else [cell(self.footer.get(c)) for c in self.columns]
+
+    def to_markdown(self) -> str:
+        def row(cells):
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        foot = self._foot()
+        lines = ([f"**{self.title}**", ""] if self.title else []) + [row(self.columns), row(["---"] * len(self.columns))]
+        lines += [row(r) for r in self._body()] + ([row([f"**{c}**" if c else "" for c in foot])] if foot else [])
+        return "\n".join(lines + ([""] + self.notes if self.notes else []))
+
+    __str__ = to_markdown
+
+    def to_text(self) -> str:
+        body, foot = self._body(), self._foot()
+        every = [self.columns, *body, *([foot] if foot else [])]
+        widths = [max(len(r[i]) for r in every) for i in range(len(self.columns))]
+
+        def line(cells):
+            return "  ".join(c.rjust(w) if name in self.right else c.ljust(w)
+                             for c, w, name in zip(cells, widths, self.columns)).rstrip()
+        rule = "-" * len(line(self.columns))
+        out = ([self.title] if self.title else []) + [rule, line(self.columns), rule, *map(line, body)]
+        return "\n".join(out + ([rule, line(foot)] if foot else []) + [rule] + self.notes)
+
+    def _repr_html_(self) -> str:
+        def tr(cells, bold=False):
+            wrap = (lambda c: f"<b>{html.escape(c)}</b>") if bold else html.escape
+            return "<tr>" + "".join(f"<td style='text-align:left'>{wrap(c)}</td>" for c in cells) + "</tr>"
+        th = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        foot = self._foot()
+        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        notes = "".join(f"<p><i>{html.escape(n)}</i></p>" for n in self.notes)
+        return (f"<table>{cap}<thead><tr>{th}</tr></thead><tbody>{''.join(tr(r) for r in self._body())}"
+                f"{tr(foot, True) if foot else ''}</tbody></table>{notes}")

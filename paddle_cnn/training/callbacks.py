@@ -1,0 +1,268 @@
+"""Callbacks around the training loop: what happens besides training, each in one class.
+
+Hooks, called in list order with the loop's TrainState:
+    on_fit_start(state)         before the first epoch (a Checkpointer resumes here)
+    on_step_begin(state)        before each step (Ctrl-C stops here)
+    on_sync(state, (first, losses))  after each read of the step losses from the device (NaN check, progress)
+    on_step_end(state)
+    on_epoch_end(state)         state.row holds the epoch's figures (checkpoint, VisualDL, epoch line)
+    on_stop(state, stop)        fit stops early (Interrupted, NonFiniteLoss); may return a note for the message
+    on_fit_end(state)           always, also after an error
+
+Always on in fit: NaNCheck, Progress, StopOnInterrupt. Given by the caller: Checkpointer, VisualDLLogger.
+"""
+from __future__ import annotations
+
+import glob
+import math
+import os
+import signal
+import sys
+import threading
+
+from paddle_cnn.training import checkpoint as ckpt
+from paddle_cnn.training.config import OPTIMIZER_SLOTS
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT, also Jupyter's interrupt) stopped fit at a step boundary; the message says where and
+    where it was saved. fit(..., callbacks=[Checkpointer(dir, resume=True)]) continues exactly there."""
+
+    def message(self, name: str, notes: list) -> str:
+        return f"{name or 'training'} interrupted {self.args[0]}" + "".join(f"; {n}" for n in notes)
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or Inf; the message names the epoch and step and the checkpoint kept."""
+
+    def message(self, name: str, notes: list) -> str:
+        kept = notes[0] if notes else "no checkpoint was written before it"
+        return f"loss became NaN/Inf {self.args[0]}; stopped, {kept}; lower the learning rate or check the inputs"
+
+
+class Callback:
+    def on_fit_start(self, state): pass
+    def on_step_begin(self, state): pass
+    def on_sync(self, state, losses): pass
+    def on_step_end(self, state): pass
+    def on_epoch_end(self, state): pass
+    def on_stop(self, state, stop): pass
+    def on_fit_end(self, state): pass
+
+
+class CallbackList:
+    def __init__(self, callbacks):
+        self.callbacks = list(callbacks)
+
+    def call(self, hook: str, *args) -> list:
+        """Every callback's hook in order; on_fit_end reaches all of them even when one fails."""
+        if hook != "on_fit_end":
+            return [getattr(cb, hook)(*args) for cb in self.callbacks]
+        errors = []
+        for cb in self.callbacks:
+            try:
+                cb.on_fit_end(*args)
+            except Exception as e:  # noqa: PERF203  (the first error is raised after all have run)
+                errors.append(e)
+        if errors:
+            raise errors[0]
+        return []
+
+
+class NaNCheck(Callback):
+    def on_sync(self, state, losses):
+        first, values = losses
+        bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLoss(f"in epoch {state.epoch + 1} at step {first + bad[0] + 1}")
+
+
+class Progress(Callback):
+    """A tqdm bar per epoch with the running loss (rank 0), or, when not interactive, one line per epoch."""
+
+    def __init__(self, show: bool | None = None, log=print):
+        self.show = ("ipykernel" in sys.modules or sys.stderr.isatty()) if show is None else show
+        self.log, self.bar = log, None
+
+    def on_step_begin(self, state):
+        if self.show and self.bar is None and state.rank == 0:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=state.steps_per_epoch, desc=f"epoch {state.epoch + 1}/{state.config.epochs}",
+                            leave=True, dynamic_ncols=True, initial=state.ep.step)
+
+    def on_sync(self, state, losses):
+        if self.bar is not None and len(losses[1]):
+            self.bar.set_postfix(loss=f"{losses[1][-1]:.4f}", refresh=False)
+
+    def on_step_end(self, state):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_epoch_end(self, state):
+        r = state.row
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{r['train_loss']:.4f}", acc=f"{r['train_acc']:.3f}",
+                                 eval_acc=f"{r['eval_acc']:.3f}")
+            self.close()
+        elif state.rank == 0:
+            ev = "" if math.isnan(r["eval_acc"]) else (f"  eval loss {r['eval_loss']:.4f} acc {r['eval_acc']:.4f} "
+                                                      f"top2 {r['eval_top2']:.4f}")
+            self.log(f"epoch {state.epoch}/{state.config.epochs}  train loss {r['train_loss']:.4f} "
+                     f"acc {r['train_acc']:.4f}{ev}  lr {r['lr']:.3g}  {r['images_per_s']:.0f} img/s  "
+                     f"{r['seconds']:.1f}s")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_fit_end(self, state):
+        self.close()
+
+
+class StopOnInterrupt(Callback):
+    """While fit runs (main thread, one process): the first SIGINT asks fit to stop at the next step boundary
+    (or after the evaluation in progress); a second one interrupts at once, as Python normally does."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested, self._before = False, None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def on_fit_start(self, state):
+        if self.enabled:
+            self._before = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+
+    def on_step_begin(self, state):
+        if self.requested:
+            raise Interrupted(f"in epoch {state.epoch + 1} after step {state.ep.step}")
+
+    def on_epoch_end(self, state):
+        if self.requested and not state.finished:
+            raise Interrupted(f"after epoch {state.epoch}")
+
+    def on_fit_end(self, state):
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._before if self._before is not None else signal.default_int_handler)
+            self.enabled = False
+
+
+class Checkpointer(Callback):
+    """A checkpoint per epoch (training/checkpoint.py: atomic, safetensors + JSON, the newest `keep`), and the
+    steps done when Ctrl-C stops fit. resume=True continues the newest checkpoint in `directory`, but only one
+    written by the same run: the same `identity` (what the run trains: the runner passes its plan) and the same
+    training settings; anything else is refused in one line naming what differs. Before training, a disk too
+    full for the run's checkpoints is refused. Rank 0 writes."""
+
+    def __init__(self, directory: str, identity: dict | None = None, resume: bool = False, keep: int = 2,
+                 log=print):
+        self.dir, self.identity, self.resume, self.keep, self.log = directory, dict(identity or {}), resume, keep, log
+
+    def _identity(self, state) -> dict:
+        return {**self.identity, "config": state.config.identity()}
+
+    def on_fit_start(self, state):
+        identity = self._identity(state)
+        if self.resume and ckpt.latest(self.dir):
+            saved = ckpt.restore(self.dir, state.model, state.optimizer, identity)
+            state.history = {k: list(saved["history"].get(k, [])) for k in state.history}
+            state.epoch, state.partial = int(saved["epoch"]), saved.get("partial")
+            state.pending_log = saved.get("pending_log")
+            if state.rank == 0:
+                p = state.partial
+                where = f"in epoch {state.epoch + 1} after step {p['step']}" if p else f"after epoch {state.epoch}"
+                self.log(f"resuming {state.name or 'run'} {where} from {self.dir}")
+        if state.rank == 0:  # a full disk is refused before anything of this run is written
+            ckpt.check_space(self.dir, state.model, OPTIMIZER_SLOTS[state.config.optimizer],
+                             state.config.epochs - state.epoch, self.keep)
+
+    def _save(self, state, **extra):
+        if state.rank == 0:
+            identity = self._identity(state)
+            ckpt.save(self.dir, state.model, state.optimizer,
+                      {"epoch": state.epoch, "history": state.history, "run": state.name, "identity": identity,
+                       "fingerprint": ckpt.fingerprint(identity), "model": identity.get("model", ""),
+                       "pending_log": state.pending_log, **extra}, keep=self.keep)
+
+    def on_epoch_end(self, state):
+        self._save(state)
+
+    def on_stop(self, state, stop):
+        if isinstance(stop, Interrupted):
+            if state.ep is not None:  # inside an epoch: keep the steps done
+                state.ep.drain(point=False)
+                self._save(state, partial=state.ep.to_json(state.epoch, state.rng))
+            return f"saved in {self.dir}" if state.rank == 0 else None
+        return f"the last good checkpoint is kept in {self.dir}" if ckpt.latest(self.dir) else None
+
+
+class VisualDLLogger(Callback):
+    """Scalars per epoch (train/eval loss and accuracy, top-2, lr, images/s) and the batch-loss curve, in
+    logdir/run_name, hparams at the end. An epoch's points are written after its checkpoint: a run killed
+    between the two logs them on resume (from the checkpoint), so every point is in the log exactly once."""
+
+    TAGS = (("train/loss", "train_loss"), ("train/acc", "train_acc"), ("eval/loss", "eval_loss"),
+            ("eval/acc", "eval_acc"), ("eval/top2", "eval_top2"), ("lr", "lr"),
+            ("throughput/images_per_s", "images_per_s"))
+
+    def __init__(self, logdir: str, run_name: str = "run", hparams: dict | None = None):
+        self.path, self.hparams, self.writer = os.path.join(logdir, run_name), dict(hparams or {}), None
+
+    def on_fit_start(self, state):
+        if state.rank != 0:
+            return
+        from visualdl import LogWriter
+        os.makedirs(self.path, exist_ok=True)
+        self.writer = LogWriter(logdir=self.path)
+        pending = state.pending_log
+        if pending and self._last_logged_epoch() < state.epoch:  # killed between checkpoint and log
+            self._flush(state.epoch, pending["row"], pending["batch"])
+
+    def on_epoch_end(self, state):
+        if self.writer is not None:
+            self._flush(state.epoch, state.row, state.pending_log["batch"])
+
+    def _flush(self, epoch, row, batch_points):
+        for step, value in batch_points:
+            self.writer.add_scalar("train/batch_loss", value, step)
+        for tag, key in self.TAGS:
+            if not math.isnan(row[key]):
+                self.writer.add_scalar(tag, float(row[key]), epoch)
+        self.writer.flush()
+
+    def _last_logged_epoch(self) -> int:
+        """Highest epoch with 'train/loss' in the run folder's VisualDL files (0 when none)."""
+        from visualdl import LogReader
+        last = 0
+        for f in glob.glob(os.path.join(self.path, "vdlrecords.*")):
+            try:
+                reader = LogReader(file_path=f)
+                if "train/loss" in reader.get_tags().get("scalar", []):
+                    last = max([last] + [int(r.id) for r in reader.get_data("scalar", "train/loss")])
+            except Exception:  # a file cut by a kill: what it holds before the cut is still read by VisualDL
+                continue
+        return last
+
+    def on_fit_end(self, state):
+        if self.writer is None:
+            return
+        try:
+            if state.finished:
+                c = state.config
+                hp = {"optimizer": c.optimizer, "lr": c.lr, "batch_size": c.batch_size, "epochs": c.epochs,
+                      "seed": c.seed, "lr_schedule": c.lr_schedule, "weight_decay": c.weight_decay, **self.hparams}
+                hp = {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in hp.items()}
+                metrics = [t for t, k in (("eval/acc", "eval_acc"), ("eval/loss", "eval_loss"),
+                                          ("train/loss", "train_loss"))
+                           if state.history[k] and not math.isnan(state.history[k][-1])]
+                self.writer.add_hparams(hparams_dict=hp, metrics_list=metrics)
+        except Exception:  # hparams are a convenience; never lose a finished run over them
+            pass
+        finally:
+            self.writer.close()
+            self.writer = None

@@ -1,0 +1,127 @@
+"""TrainConfig: every training setting in one visible block, with its default and unit, validated in one place.
+
+A run's identity (what its checkpoints and results are keyed by) is its config plus what it trains on; the
+fields marked `identity=False` change how fast a run goes, never what it computes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from paddle_cnn.data.loader import AUGMENTATIONS
+
+OPTIMIZERS = ("adam", "sgd", "momentum")
+OPTIMIZER_SLOTS = {"adam": 2, "sgd": 0, "momentum": 1}  # state arrays per parameter (for the disk-space check)
+SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
+AMP_DTYPES = ("float16", "bfloat16")
+
+
+def _speed_only(default):
+    return field(default=default, metadata={"identity": False})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10                   # passes over the training set
+    batch_size: int = 64               # images per step (global: split over data-parallel ranks)
+    optimizer: str = "adam"            # adam | sgd | momentum
+    lr: float = 1e-3                   # base learning rate
+    momentum: float = 0.9              # momentum optimizer only
+    weight_decay: float = 0.0          # L2 coefficient on the batch-mean loss (0: none)
+    lr_schedule: str = "constant"      # constant | piecewise | exponential | cosine
+    milestones: tuple = ()             # piecewise: epochs at which lr is multiplied by gamma
+    gamma: float = 0.1                 # piecewise / exponential: the factor
+    decay_epochs: float | None = None  # exponential: epochs per factor gamma (None: the whole run)
+    augment: tuple = ()                # training batches only: crop (pad 4), flip (p 0.5), grayscale (p 0.1)
+    input_size: int | None = None      # image side after resizing on the device, pixels (None: as stored)
+    in_channels: int | None = None     # channels the images are adapted to (None: as stored)
+    max_batches: int | None = None     # at most this many steps per epoch (None: the whole set)
+    seed: int = 0                      # batch order, augmentation and dropout of every epoch and step
+    amp: bool = False                  # mixed precision; GPU only (the CPU trains in float32 and says so)
+    amp_dtype: str = "float16"         # float16 | bfloat16
+    eval_batch_size: int = _speed_only(500)  # images per evaluation step
+    sync_every: int = _speed_only(20)        # steps between host reads of the losses (progress, NaN check)
+    threads: int | None = _speed_only(None)  # CPU threads (None: one for small steps, else all cores)
+    cpu_kernels: bool = _speed_only(True)    # CPU speed kernels (training/cpu_kernels.py); equal results
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "eval_batch_size", "sync_every"):
+            _positive_int(name, getattr(self, name))
+        for name in ("max_batches", "threads", "input_size", "in_channels"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("lr_schedule", self.lr_schedule, SCHEDULES)
+        _choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
+        for name in ("lr", "momentum", "weight_decay", "gamma"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 \
+                    or (name == "lr" and v == 0):
+                raise ValueError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, "
+                                 f"got {v!r}")
+        if self.decay_epochs is not None and not self.decay_epochs > 0:
+            raise ValueError(f"decay_epochs must be positive, got {self.decay_epochs!r}")
+        unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
+        if unknown:
+            raise ValueError(f"unknown augmentation {unknown}; choose from {', '.join(AUGMENTATIONS)}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        object.__setattr__(self, "augment", tuple(self.augment))
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+
+    def replace(self, **changes) -> "TrainConfig":
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown training setting {unknown[0]!r}; TrainConfig has "
+                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
+        return dataclasses.replace(self, **changes)
+
+    def identity(self) -> dict:
+        """The settings that decide what a run computes (JSON-ready): what a checkpoint must match to resume."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.metadata.get("identity", True)}
+
+    def as_dict(self) -> dict:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _jsonable(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _positive_int(name, v):
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _choice(name, v, choices):
+    if v not in choices:
+        raise ValueError(f"unknown {name} {v!r}; choose one of {', '.join(choices)}")
+
+
+def lr_at(config: TrainConfig, epoch_float: float) -> float:
+    """Learning rate at a (fractional) epoch.
+
+    constant; piecewise: times gamma at each milestone epoch; exponential: paddle.v2's 'discexp' of article 004,
+    lr * gamma ** floor(epoch / decay_epochs); cosine: half-cosine from lr to 0 over the run.
+    """
+    c = config
+    if c.lr_schedule == "piecewise":
+        return c.lr * c.gamma ** sum(epoch_float >= m for m in c.milestones)
+    if c.lr_schedule == "exponential":
+        return c.lr * c.gamma ** math.floor(epoch_float / (c.decay_epochs or c.epochs))
+    if c.lr_schedule == "cosine":
+        return 0.5 * c.lr * (1 + math.cos(math.pi * min(epoch_float, c.epochs) / c.epochs))
+    return c.lr
+
+
+def make_optimizer(config: TrainConfig, parameters):
+    import paddle
+    wd = config.weight_decay or None
+    if config.optimizer == "adam":
+        return paddle.optimizer.Adam(learning_rate=config.lr, parameters=parameters, weight_decay=wd)
+    if config.optimizer == "sgd":
+        return paddle.optimizer.SGD(learning_rate=config.lr, parameters=parameters, weight_decay=wd)
+    return paddle.optimizer.Momentum(learning_rate=config.lr, momentum=config.momentum, parameters=parameters,
+                                     weight_decay=wd)

@@ -1,0 +1,118 @@
+"""CPU speed kernels: the same layers, computed faster on a CPU. The models stay plain paddle.nn; `fit` swaps
+these in for the length of a CPU run (TrainConfig.cpu_kernels, default on) and back afterwards. Outside fit:
+
+    with cpu_kernels(model):      # or apply_cpu_kernels(model) / restore(swapped)
+        ...
+
+Each kernel gives paddle's results (outputs and gradients checked equal in tests/test_models.py). Measured on
+paddle 3.3.1, 2-core CPU (BENCHMARKS.md, levers 1, 3 and 9):
+1. Conv2D bias added as [C, 1, 1]: paddle adds it as a [1, C, 1, 1] broadcast, 3.1 ms at 64 x 6 x 28 x 28, 11x
+   slower than the same add with a [C, 1, 1] bias (0.27 ms).
+2. Conv2D with at most GEMM_MAX_PIXELS output pixels per image as one matrix multiply over the whole batch
+   (unfold, then [Cout, Cin*k*k] x [Cin*k*k, N*pixels]). Paddle's CPU kernel loops over the images with one tiny
+   GEMM each: VGG's 512-channel 3x3 conv on 2x2 maps, batch 128, forward + backward 223 ms -> 46 ms (4.8x); at
+   4x4 1.2x; at 8x8 and larger paddle's kernel is faster.
+3. Dropout masks from numpy's PCG64, seeded by one draw from paddle's generator (so paddle.seed decides them):
+   paddle's CPU generator makes ~94 M numbers/s; forward + backward on 128 x 64 x 32 x 32 156 -> 110 ms.
+Only exact paddle.nn.Conv2D (NCHW, zero padding, with bias, no groups or dilation for the GEMM) and
+paddle.nn.Dropout (upscale_in_train, no axis) are swapped; everything else runs as it is.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+GEMM_MAX_PIXELS = 4
+
+
+def _pair(v):
+    """(a, b) for an int or a 2-sequence of ints; None for anything else ('SAME', 4-sided padding)."""
+    if isinstance(v, int):
+        return v, v
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(i, int) for i in v):
+        return tuple(v)
+    return None
+
+
+class FastConv2D(nn.Conv2D):
+    """paddle.nn.Conv2D with the [C, 1, 1] bias add and the batch-wide GEMM for small outputs."""
+
+    def forward(self, x):
+        y = self._gemm_conv(x) if self._gemm_ok(x) else F.conv2d(
+            x, self.weight, None, stride=self._stride, padding=self._padding, dilation=self._dilation,
+            groups=self._groups, data_format="NCHW")
+        return y + self.bias.reshape([-1, 1, 1])
+
+    def _out_hw(self, h: int, w: int) -> tuple[int, int]:
+        (sh, sw), (ph, pw) = _pair(self._stride), _pair(self._padding)
+        kh, kw = self.weight.shape[2:]
+        return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+    def _gemm_ok(self, x) -> bool:
+        if self._groups != 1 or _pair(self._dilation) != (1, 1) or _pair(self._padding) is None \
+                or _pair(self._stride) is None:
+            return False
+        ho, wo = self._out_hw(*x.shape[2:])
+        return 0 < ho * wo <= GEMM_MAX_PIXELS
+
+    def _gemm_conv(self, x):
+        n = x.shape[0]
+        ho, wo = self._out_hw(*x.shape[2:])
+        cout = self.weight.shape[0]
+        cols = F.unfold(x, list(self.weight.shape[2:]), strides=list(_pair(self._stride)),
+                        paddings=list(_pair(self._padding)))                      # N x K x L
+        cols = cols.transpose([1, 0, 2]).reshape([cols.shape[1], n * ho * wo])     # K x N*L
+        y = paddle.matmul(self.weight.reshape([cout, -1]), cols)                 # Cout x N*L
+        return y.reshape([cout, n, ho, wo]).transpose([1, 0, 2, 3])              # N x Cout x Ho x Wo
+
+
+class FastDropout(nn.Dropout):
+    """paddle.nn.Dropout (upscale_in_train) with a numpy mask whose seed is drawn from paddle's generator."""
+
+    def forward(self, x):
+        if not self.training or self.p == 0 or self.p >= 1:
+            return super().forward(x)
+        seed = int(paddle.randint(0, 2**31 - 1, [1]).item())  # from paddle's generator: paddle.seed decides
+        mask = np.random.default_rng(seed).random(tuple(x.shape), dtype=np.float32) >= self.p
+        scaled = mask.astype(np.float32)
+        scaled *= np.float32(1.0 / (1.0 - self.p))
+        return x * paddle.to_tensor(scaled, dtype=x.dtype)
+
+
+def _fast_class(layer):
+    if type(layer) is nn.Conv2D and layer.bias is not None and layer._data_format == "NCHW" \
+            and layer._padding_mode == "zeros":
+        return FastConv2D
+    if type(layer) is nn.Dropout and layer.mode == "upscale_in_train" and layer.axis is None:
+        return FastDropout
+    return None
+
+
+def apply_cpu_kernels(model: nn.Layer) -> list:
+    """Swap the fast kernels into `model`'s layers in place; returns what `restore` needs to swap them back."""
+    swapped = []
+    for layer in model.sublayers(include_self=True):
+        fast = _fast_class(layer)
+        if fast is not None:
+            swapped.append((layer, type(layer)))
+            layer.__class__ = fast
+    return swapped
+
+
+def restore(swapped: list) -> None:
+    for layer, cls in swapped:
+        layer.__class__ = cls
+
+
+@contextlib.contextmanager
+def cpu_kernels(model: nn.Layer, enabled: bool = True):
+    """The model with the CPU kernels swapped in for the block (nothing when enabled is False)."""
+    swapped = apply_cpu_kernels(model) if enabled else []
+    try:
+        yield model
+    finally:
+        restore(swapped)

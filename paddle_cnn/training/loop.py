@@ -1,0 +1,273 @@
+"""The training loop: `fit` runs a train epoch / evaluate pair per epoch; everything else is a callback.
+
+    fit(model, train, eval=None, config=TrainConfig(...), callbacks=[Checkpointer(...), VisualDLLogger(...)])
+
+A step is forward, loss, backward, optimizer (`train_step`); an epoch is the steps over one seeded order of the
+device-resident data (`train_epoch`); `evaluate` reads a whole split in eval mode. Always on: the NaN/Inf check,
+the progress bar (or one line per epoch when not interactive) and Ctrl-C handling (stop at the next step
+boundary); callbacks add checkpoints and VisualDL logs (training/callbacks.py). The run context picks the CPU
+threads and swaps in the CPU speed kernels on a CPU, and turns on cuDNN determinism and AMP only on a GPU.
+Batch order and augmentation are re-seeded per epoch and dropout per step, so a resumed run ends exactly as an
+uninterrupted one.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from paddle_cnn.data.loader import DeviceData, epoch_order
+from paddle_cnn.device import cpu_threads, is_gpu, threads_for_step
+from paddle_cnn.training.callbacks import (Callback, CallbackList, Interrupted, NaNCheck, NonFiniteLoss, Progress,
+                                           StopOnInterrupt)
+from paddle_cnn.training.config import TrainConfig, lr_at, make_optimizer
+from paddle_cnn.training.cpu_kernels import cpu_kernels
+
+HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
+NO_EVAL = {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
+
+
+def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=(), *, name: str = "",
+        progress: bool | None = None, log=print) -> dict:
+    """Train `model` on `train` (ImageSet or DeviceData), evaluating on `eval` after every epoch; returns the
+    per-epoch history (lists under HISTORY_KEYS; eval_* are NaN without an eval set). `name` labels messages;
+    progress: a tqdm bar (default when interactive), else one line per epoch through `log`."""
+    config = config or TrainConfig()
+    rank, world = _distributed()
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} data-parallel ranks")
+    train_data, eval_data = _device_data(train, config, config.augment), _device_data(eval, config)
+    net = paddle.DataParallel(model) if world > 1 and not isinstance(model, paddle.DataParallel) else model
+    state = TrainState(model, make_optimizer(config, model.parameters()), config, name, rank, world,
+                       min(math.ceil(len(train_data) / config.batch_size), config.max_batches or math.inf))
+    cbs = CallbackList([NaNCheck(), Progress(progress, log), *callbacks, StopOnInterrupt(enabled=world == 1)])
+    with _run_context(model, train_data, state, log):
+        try:
+            cbs.call("on_fit_start", state)
+            for _ in range(state.epoch, config.epochs):
+                train_epoch(net, train_data, state, cbs)
+                ev = NO_EVAL if eval_data is None else evaluate(net, eval_data, config.eval_batch_size, rank, world)
+                state.end_epoch(ev)
+                cbs.call("on_epoch_end", state)
+        except (Interrupted, NonFiniteLoss) as stop:
+            raise type(stop)(stop.message(state.name, [n for n in cbs.call("on_stop", state, stop) if n])) from None
+        finally:
+            cbs.call("on_fit_end", state)
+    return state.history
+
+
+def train_epoch(net, data: DeviceData, state: "TrainState", cbs: CallbackList) -> None:
+    """The steps of one epoch, from where a resumed epoch stopped; losses are read from the device once per
+    `sync_every` steps (callbacks' on_sync: NaN check, progress, batch-loss curve)."""
+    c = state.config
+    batches = state.begin_epoch(len(data))
+    ep = state.ep
+    net.train()
+    for step in range(ep.step, len(batches)):
+        cbs.call("on_step_begin", state)
+        state.lr = lr_at(c, state.epoch + step / state.steps_per_epoch)
+        state.optimizer.set_lr(state.lr)
+        paddle.seed(((c.seed * 100_003 + state.epoch) * 1_000_003 + step) % 2**62)  # this step's dropout
+        x, y = data.batch(batches[step], state.rng, train=True)
+        loss, out = train_step(net, state.optimizer, x, y, state.scaler, c.amp_dtype if state.amp else None)
+        ep.add(loss, out, y, len(batches[step]))
+        if ep.step % c.sync_every == 0 or ep.step == len(batches):
+            cbs.call("on_sync", state, ep.drain(state.epoch, state.steps_per_epoch))
+        cbs.call("on_step_end", state)
+
+
+def train_step(net, optimizer, x, y, scaler=None, amp_dtype: str | None = None):
+    """One step: forward, cross-entropy, backward, update. Returns (loss, logits), both still on the device.
+    amp_dtype: autocast to float16/bfloat16 (GPU); scaler: paddle.amp.GradScaler for float16."""
+    with paddle.amp.auto_cast(enable=amp_dtype is not None, dtype=amp_dtype or "float16"):
+        out = _first(net(x))
+        loss = F.cross_entropy(out.astype("float32"), y)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    optimizer.clear_grad()
+    return loss, out
+
+
+def evaluate(model, data: DeviceData, batch_size: int = 500, rank: int = 0, world: int = 1) -> dict:
+    """Loss, top-1 and top-2 accuracy over a whole split in eval mode, per-sample averages."""
+    model.eval()
+    loss_sum, n = paddle.zeros([1], "float32"), paddle.zeros([1], "int64")
+    top1, top2 = paddle.zeros([1], "int64"), paddle.zeros([1], "int64")
+    with paddle.no_grad():
+        for idx in epoch_order(len(data), batch_size, None, rank, world):
+            if len(idx) == 0:
+                continue
+            x, y = data.batch(idx)
+            out = _first(model(x)).astype("float32")
+            loss_sum += F.cross_entropy(out, y, reduction="sum").reshape([1])
+            _, pred = paddle.topk(out, min(2, out.shape[1]), axis=1)
+            hit = (pred == y.unsqueeze(1)).astype("int64")
+            top1 += hit[:, 0].sum().reshape([1])
+            top2 += hit.sum().reshape([1])
+            n += len(idx)
+    if world > 1:
+        for t in (loss_sum, top1, top2, n):
+            paddle.distributed.all_reduce(t)
+    total = max(int(n.item()), 1)
+    return {"loss": float(loss_sum.item()) / total, "acc": int(top1.item()) / total, "top2": int(top2.item()) / total}
+
+
+class TrainState:
+    """What fit knows while it runs. Callbacks read it; a Checkpointer restores it on resume (epoch, history,
+    `partial`: the steps of an interrupted epoch, `pending_log`: the last epoch's points for VisualDL)."""
+
+    def __init__(self, model, optimizer, config, name, rank, world, steps_per_epoch):
+        self.model, self.optimizer, self.config, self.name = model, optimizer, config, name
+        self.rank, self.world, self.steps_per_epoch = rank, world, steps_per_epoch
+        self.history = {k: [] for k in HISTORY_KEYS}
+        self.epoch = 0  # epochs finished
+        self.ep: EpochTotals | None = None  # the epoch in progress
+        self.rng, self.lr, self.partial, self.pending_log, self.row = None, config.lr, None, None, None
+        self.scaler, self.amp = None, False
+
+    def begin_epoch(self, n: int) -> list:
+        """This epoch's batches of indices into n images; its totals start empty, or where an interrupted run of
+        this epoch stopped (with the random state it had reached)."""
+        c = self.config
+        self.rng = np.random.RandomState((c.seed * 100_003 + self.epoch) % 2**32)  # order, crops, flips
+        batches = epoch_order(n, c.batch_size, self.rng, self.rank, self.world, c.max_batches)
+        resumed = self.partial if self.partial and self.partial["epoch"] == self.epoch else None
+        self.ep, self.partial = EpochTotals.from_json(resumed, self.rng) if resumed else EpochTotals(), None
+        return batches
+
+    def end_epoch(self, ev: dict) -> None:
+        ep = self.ep
+        loss_total, seen, correct = ep.loss_total, ep.seen, int(ep.correct.item())
+        if self.world > 1:
+            totals = paddle.to_tensor([loss_total, float(seen), float(correct)], dtype="float64")
+            paddle.distributed.all_reduce(totals)
+            loss_total, seen, correct = float(totals[0].item()), int(totals[1].item()), int(totals[2].item())
+        seconds = time.perf_counter() - ep.t0
+        self.row = {"train_loss": loss_total / max(seen, 1), "train_acc": correct / max(seen, 1),
+                    "eval_loss": ev["loss"], "eval_acc": ev["acc"], "eval_top2": ev["top2"], "lr": self.lr,
+                    "images_per_s": seen / seconds, "seconds": seconds}
+        for k in HISTORY_KEYS:
+            self.history[k].append(self.row[k])
+        self.pending_log = {"row": self.row, "batch": ep.batch_points}
+        self.epoch += 1
+        self.ep = None
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.epochs
+
+
+class EpochTotals:
+    """Running totals of one epoch. Losses stay on the device in a window read in one transfer per sync and are
+    summed one by one in step order, so an epoch resumed after an interrupt adds up exactly as an uninterrupted
+    one."""
+
+    def __init__(self):
+        self.step, self.loss_total, self.seen = 0, 0.0, 0  # steps done, sum of per-sample losses, images
+        self.correct = paddle.zeros([1], "int64")
+        self.window, self.sizes = [], []  # losses (on the device) and batch sizes since the last read
+        self.batch_points = []  # (global step, loss) at each read: the batch-loss curve
+        self.t0 = time.perf_counter()
+
+    def add(self, loss, out, y, n: int) -> None:
+        self.window.append(loss.detach().reshape([1]))
+        self.sizes.append(n)
+        self.correct += (out.argmax(axis=1) == y).astype("int64").sum().reshape([1])
+        self.seen += n
+        self.step += 1
+
+    def drain(self, epoch: int = 0, steps_per_epoch: int = 0, point: bool = True) -> tuple[int, np.ndarray]:
+        """Read the window (one transfer), add it to the total; returns (index of its first step, losses)."""
+        if not self.window:
+            return self.step, np.zeros(0)
+        vals = paddle.concat(self.window).numpy().astype(np.float64)
+        for v, n in zip(vals, self.sizes):
+            self.loss_total += float(v) * n
+        self.window.clear()
+        self.sizes.clear()
+        if point:
+            self.batch_points.append((epoch * steps_per_epoch + self.step, float(vals[-1])))
+        return self.step - len(vals), vals
+
+    def to_json(self, epoch: int, rng: np.random.RandomState) -> dict:
+        name, keys, pos, has_gauss, gauss = rng.get_state()
+        return {"epoch": epoch, "step": self.step, "loss_total": self.loss_total, "seen": self.seen,
+                "correct": int(self.correct.item()), "batch_points": self.batch_points,
+                "elapsed": time.perf_counter() - self.t0,
+                "rng": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
+
+    @classmethod
+    def from_json(cls, d: dict, rng: np.random.RandomState) -> "EpochTotals":
+        ep = cls()
+        ep.step, ep.loss_total, ep.seen = int(d["step"]), float(d["loss_total"]), int(d["seen"])
+        ep.correct = paddle.to_tensor([int(d["correct"])], dtype="int64")
+        ep.batch_points = [(int(s), float(v)) for s, v in d["batch_points"]]
+        ep.t0 = time.perf_counter() - float(d["elapsed"])
+        name, keys, pos, has_gauss, gauss = d["rng"]
+        rng.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+        return ep
+
+
+@contextlib.contextmanager
+def _run_context(model, data: DeviceData, state: TrainState, log):
+    """Hardware settings for the length of fit, restored after: on a CPU the threads for the step's size and the
+    CPU kernels; on a GPU cuDNN determinism and, if asked, AMP (float16 with a GradScaler)."""
+    c = state.config
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
+        if is_gpu():
+            paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+            state.amp = c.amp
+            if c.amp and c.amp_dtype == "float16":
+                state.scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15)
+        else:
+            if c.amp:
+                log("note: AMP is GPU-only; training in float32 on the CPU")
+            stack.enter_context(cpu_threads(c.threads or step_threads(model, data.sample_shape,
+                                                                      c.batch_size // state.world)))
+            stack.enter_context(cpu_kernels(model, c.cpu_kernels))
+        yield
+
+
+def step_threads(model, sample_shape, batch_size: int) -> int:
+    """CPU threads for `model` at this batch: device.threads_for_step of the step's forward multiply-accumulates
+    (all cores when the model cannot be tabulated)."""
+    from paddle_cnn.arithmetic.tables import layer_table
+    try:
+        macs = float(layer_table(model, sample_shape).totals["macs"]) * batch_size
+    except Exception:  # any model layer_table cannot run: keep the default threads
+        macs = None
+    return threads_for_step(macs)
+
+
+def _device_data(data, config: TrainConfig, augment=()):
+    if data is None or isinstance(data, DeviceData):
+        return data
+    return DeviceData(data, size=config.input_size, channels=config.in_channels, augment=augment)
+
+
+def _distributed():
+    """(rank, world size); initialises the parallel environment when launched with several ranks."""
+    world = paddle.distributed.get_world_size()
+    if world > 1:
+        is_init = getattr(paddle.distributed, "is_initialized", None)
+        if is_init is None or not is_init():
+            paddle.distributed.init_parallel_env()
+    return paddle.distributed.get_rank(), world
+
+
+def _first(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+__all__ = ["fit", "evaluate", "train_epoch", "train_step", "TrainState", "Callback", "HISTORY_KEYS"]
