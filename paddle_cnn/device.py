@@ -12,7 +12,9 @@ import os
 import random
 
 import numpy as np
-import paddle
+
+# paddle is imported inside the functions that use it: the thread variables can be checked before paddle's
+# OpenMP runtime reads (and complains about) them.
 
 
 def available_cores() -> int:
@@ -23,6 +25,7 @@ def available_cores() -> int:
 
 
 def gpu_available() -> bool:
+    import paddle
     try:
         return paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
     except Exception:  # a CUDA build without a driver
@@ -44,11 +47,13 @@ def pick_device(prefer: str | None = None) -> str:
         raise ValueError(f"{where}unknown device {prefer!r}; use 'cpu', 'gpu' or 'gpu:N'")
     if prefer.startswith("gpu") and not gpu_available():
         raise ValueError(f"{where}device {prefer!r} requested but no CUDA GPU is available; use cpu")
+    import paddle
     paddle.set_device(prefer)
     return prefer
 
 
 def is_gpu() -> bool:
+    import paddle
     return paddle.get_device().startswith("gpu")
 
 
@@ -91,6 +96,7 @@ def set_threads(n: int | None = None) -> int:
     if n is None:
         n = user_threads() or available_cores()
     n = max(1, int(n))
+    import paddle
     core = getattr(getattr(paddle, "base", None), "core", None) or paddle.fluid.core  # 3.x / 2.6
     if hasattr(core, "set_num_threads"):
         core.set_num_threads(n)
@@ -128,6 +134,7 @@ def seed_everything(seed: int) -> None:
     """Seed python, numpy and paddle (CPU and GPU generators)."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
+    import paddle
     paddle.seed(seed)
 
 

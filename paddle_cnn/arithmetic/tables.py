@@ -136,6 +136,52 @@ def _macs(layer: nn.Layer, out_shape: tuple) -> int:
     return 0
 
 
+class _Recorder:
+    """Forward hooks on every leaf (and every layer owning parameters directly): before a layer runs its input
+    is checked against the shape arithmetic; after it, a row is recorded (parameters counted on the first call)."""
+
+    def __init__(self, model: nn.Layer):
+        self.rows: list[LayerRow] = []
+        self.seen: set[int] = set()
+        self.current: list[str] = []  # the layers being called, innermost last
+        self.tracked = [(n, l) for n, l in model.named_sublayers(include_self=True)
+                        if not l._sub_layers or _own_params(l)]
+        self.hooks = []
+        for layer_name, layer in self.tracked:
+            self.hooks.append(layer.register_forward_pre_hook(self._pre(layer_name)))
+            self.hooks.append(layer.register_forward_post_hook(self._post(layer_name)))
+
+    def _pre(self, layer_name):
+        def hook(layer, inputs):
+            x = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+            if isinstance(x, paddle.Tensor):
+                layer_output_shape(layer, tuple(x.shape[1:]), layer_name)  # raises ShapeError before it runs
+            self.current.append(layer_name)
+        return hook
+
+    def _post(self, layer_name):
+        def hook(layer, inputs, output):
+            self.current.pop()
+            x = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+            out = output[0] if isinstance(output, (tuple, list)) else output
+            in_shape = tuple(x.shape[1:]) if isinstance(x, paddle.Tensor) else ()
+            out_shape = tuple(int(s) for s in out.shape[1:]) if isinstance(out, paddle.Tensor) else ()
+            w, b = _weights_bias(layer) if id(layer) not in self.seen else (0, 0)
+            self.seen.add(id(layer))
+            self.rows.append(LayerRow(layer_name or type(layer).__name__, type(layer).__name__, _config(layer),
+                                      in_shape, out_shape, w, b, w + b, _macs(layer, out_shape)))
+        return hook
+
+    def remove(self):
+        for h in self.hooks:
+            h.remove()
+
+    def uncalled(self) -> list[LayerRow]:
+        """Rows for layers forward never called that own parameters (listed with them, '(not called)')."""
+        return [LayerRow(n, type(l).__name__, _config(l), (), (), *_weights_bias(l), sum(_weights_bias(l)), 0)
+                for n, l in self.tracked if id(l) not in self.seen and _own_params(l)]
+
+
 def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = None) -> LayerTable:
     """Run one sample of `input_shape` (C x H x W) through `model` and tabulate every leaf layer.
 
@@ -144,38 +190,7 @@ def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = 
     params total equals paddle.summary's trainable params. Raises ShapeError for an input the model cannot take.
     """
     input_shape = tuple(int(s) for s in input_shape)
-    rows: list[LayerRow] = []
-    seen: set[int] = set()
-    current: list[str] = []
-    tracked = [(n, l) for n, l in model.named_sublayers(include_self=True)
-               if not l._sub_layers or _own_params(l)]
-    hooks = []
-
-    def pre_hook(layer_name):
-        def hook(layer, inputs):
-            x = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
-            if isinstance(x, paddle.Tensor):
-                layer_output_shape(layer, tuple(x.shape[1:]), layer_name)  # raises ShapeError before it runs
-            current.append(layer_name)
-        return hook
-
-    def post_hook(layer_name):
-        def hook(layer, inputs, output):
-            current.pop()
-            x = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
-            out = output[0] if isinstance(output, (tuple, list)) else output
-            in_shape = tuple(x.shape[1:]) if isinstance(x, paddle.Tensor) else ()
-            out_shape = tuple(int(s) for s in out.shape[1:]) if isinstance(out, paddle.Tensor) else ()
-            first = id(layer) not in seen
-            seen.add(id(layer))
-            w, b = _weights_bias(layer) if first else (0, 0)
-            rows.append(LayerRow(layer_name or type(layer).__name__, type(layer).__name__, _config(layer),
-                                 in_shape, out_shape, w, b, w + b, _macs(layer, out_shape)))
-        return hook
-
-    for layer_name, layer in tracked:
-        hooks.append(layer.register_forward_pre_hook(pre_hook(layer_name)))
-        hooks.append(layer.register_forward_post_hook(post_hook(layer_name)))
+    rec = _Recorder(model)
     was_training = model.training
     model.eval()
     try:
@@ -184,20 +199,15 @@ def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = 
     except ShapeError:
         raise
     except Exception as e:  # any other failure inside forward: name the layer it happened in
-        where = current[-1] if current else (name or type(model).__name__)
+        where = rec.current[-1] if rec.current else (name or type(model).__name__)
         msg = str(e).strip().splitlines()
         raise ShapeError(f"layer '{where}' failed on input {_shape(input_shape)}: "
                          f"{msg[-1] if msg else type(e).__name__}") from None
     finally:
-        for h in hooks:
-            h.remove()
+        rec.remove()
         if was_training:  # paddle 2.6's train() takes no mode argument
             model.train()
-    for layer_name, layer in tracked:  # parameters of layers forward never called
-        if id(layer) not in seen and _own_params(layer):
-            w, b = _weights_bias(layer)
-            rows.append(LayerRow(layer_name, type(layer).__name__, _config(layer), (), (), w, b, w + b, 0))
-    return LayerTable(rows, name or type(model).__name__, input_shape, count_params(model))
+    return LayerTable(rec.rows + rec.uncalled(), name or type(model).__name__, input_shape, count_params(model))
 
 
 @contextlib.contextmanager

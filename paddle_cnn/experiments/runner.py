@@ -23,6 +23,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
                    logdir: str = "logs", resume: bool = False, progress: bool | None = None, log=print) -> dict:
     """Run every plan of experiment `name` (see plans.plan_experiment) and return the results (as results.json)."""
     plans = plan_experiment(name, profile, seeds)
+    dev = device.setup()  # device, threads (a bad thread variable is one line here)
     exp = get_experiment(name)
     folder = os.path.join(logdir, exp.name)
     data = DataCache(data_dir, folder)
@@ -34,7 +35,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
         results = Results(exp, plans, folder, resume)
         if resume:
             check_checkpoints(plans, folder, data)
-        results.data["device"] = device.setup()
+        results.data["device"] = dev
         for plan in plans:
             if results.done(plan):
                 log(f"{plan.key}: finished earlier, kept")

@@ -259,7 +259,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 def differences(saved: dict, wanted: dict) -> list[str]:
     """'profile smoke, here quick'-style lines for every setting that differs between two identities."""
     a, b = _flat(saved), _flat(wanted)
-    keys = sorted(set(a) | set(b), key=lambda k: (k.startswith("config."), k))
+    keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k.startswith("config."), k))  # run, data, config
     return [f"{k.removeprefix('config.')} {a.get(k, '(none)')!r} there, {b.get(k, '(none)')!r} here"
             for k in keys if a.get(k, "(none)") != b.get(k, "(none)")]
 
