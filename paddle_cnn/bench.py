@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import paddle
 
+from paddle_cnn.device import available_cores, cpu_threads, is_gpu, seed_everything, threads_for_step
 from paddle_cnn.experiments.timing import forward_backward_timing, model_and_macs as _model_and_macs, \
     timings as _timings
 from paddle_cnn.training.cpu_kernels import cpu_kernels
@@ -31,7 +32,6 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
 def train_step_gflops(name: str, batch_size: int = 128, steps: int = 5, input_shape=(3, 32, 32)) -> dict:
     """Achieved GFLOP/s of full train steps (forward, backward, Momentum update) on random data:
     MACs x 2 x 3 per image. Run with the CPU threads fit would use (device.threads_for_step)."""
-    from paddle_cnn.device import cpu_threads, threads_for_step
     model, macs = _model_and_macs(name, input_shape)
     step = _train_step(model, paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9,
                                                         parameters=model.parameters()), batch_size, input_shape)
@@ -48,7 +48,6 @@ def layer_breakdown(name: str, batch_size: int = 128, input_shape=(3, 32, 32), s
 
     Returns {"step_s", "types": [{"type", "seconds", "share_of_step", "gflops"}], "best_conv": {...}}; the
     remainder (step minus the layers) is the loss, optimizer and framework. GFLOP/s = 6 x MACs x batch / s."""
-    from paddle_cnn.device import cpu_threads, threads_for_step
     model, macs = _model_and_macs(name, input_shape)
     with cpu_threads(threads_for_step(macs * batch_size)):  # the threads the whole step runs with
         by_type, best = _time_layers(model, name, input_shape, batch_size, steps)
@@ -65,7 +64,6 @@ def layer_breakdown(name: str, batch_size: int = 128, input_shape=(3, 32, 32), s
 def _time_layers(model, name, input_shape, batch_size, steps):
     """{layer type: [seconds, MACs]} summed over the model's layers, and the fastest convolution."""
     from paddle_cnn.arithmetic.tables import layer_table
-    from paddle_cnn.device import is_gpu
     layers = dict(model.named_sublayers())
     rows = layer_table(model, input_shape, name)
     model.train()
@@ -110,7 +108,6 @@ def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limi
 
     from paddle_cnn.data import DeviceData, embedded_dir, load_dataset
     from paddle_cnn.data.mnist import FILES
-    from paddle_cnn.device import available_cores, cpu_threads, is_gpu, seed_everything
     from paddle_cnn.models import create_model
     from paddle_cnn.training import TrainConfig, evaluate, fit
     from paddle_cnn.training.loop import step_threads
@@ -178,7 +175,6 @@ def kernel_floor(name: str, input_shape, batch_size: int, steps: int, epochs: in
 def _train_step(model, opt, batch_size: int, input_shape, num_classes: int = 10):
     """A function doing one training step of fit (training.loop.train_step) on one fixed random batch, with the
     CPU kernels fit uses (left swapped in: the model is the benchmark's own)."""
-    from paddle_cnn.device import is_gpu
     from paddle_cnn.training.cpu_kernels import apply_cpu_kernels
     from paddle_cnn.training.loop import train_step
     x = paddle.randn([batch_size, *input_shape])
@@ -220,7 +216,6 @@ def run_bench(tiny: bool = False, log=print) -> dict:
     """All measurements; tiny=True is the seconds-long version the tests run."""
     import platform
 
-    from paddle_cnn.device import available_cores
     from paddle_cnn.models import list_models, model_spec
     out = {"date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": _cpu_model(),
            "paddle": paddle.__version__, "python": platform.python_version(), "device": paddle.get_device()}
@@ -245,7 +240,7 @@ def run_bench(tiny: bool = False, log=print) -> dict:
     log("3/4 forward and forward-backward per batch, every model at its native input")
     names = ["lenet", "convpool3"] if tiny else list_models()
     out["models"] = []
-    gpu = paddle.get_device().startswith("gpu")
+    gpu = is_gpu()
     for name in names:
         shape = model_spec(name).input_shape
         batch = 128 if gpu and not tiny else (2 if shape[1] >= 224 else 32)  # the article's 128 on a GPU

@@ -244,3 +244,81 @@ def test_data_parallel_two_gloo_ranks_match_one_process(mnist, tmp_path):
         if k != "eval_acc":
             np.testing.assert_allclose(r0[k], s[k], rtol=1e-4, atol=1e-5, err_msg=k)
     assert np.array_equal(r0["eval_acc"], s["eval_acc"])
+
+
+def test_ctrl_c_after_a_nan_step_saves_nothing_poisoned(mnist, tmp_path):
+    """The loss turns NaN at step 3 of epoch 2 and Ctrl-C comes at step 5, before the losses were read: fit stops
+    for the NaN (naming step 3), and the last checkpoint stays the good epoch 1."""
+    import signal
+    d = str(tmp_path / "ck")
+    from paddle_cnn.training import Interrupted
+    with pytest.raises((NonFiniteLoss, Interrupted)) as stop:  # an Interrupted here is the bug, reported as such
+        fit(Poisoned(at_call=12 + 3), mnist["train"].subset(600), None, TrainConfig(epochs=3, batch_size=50),
+            [Checkpointer(d), SignalAt(2, 5, signal.SIGINT)], **quiet())
+    assert stop.type is NonFiniteLoss and "NaN/Inf in epoch 2 at step 3" in str(stop.value), stop.value
+    assert os.path.basename(ckpt.latest(d)) == "epoch-0001"
+
+
+def test_a_failing_start_leaves_the_callers_sigint_handler(mnist, tmp_path):
+    """fit refused at its start (here a corrupt checkpoint pointer) gives back the SIGINT handler it found."""
+    import signal
+
+    def mine(signum, frame):
+        pass
+    d = tmp_path / "ck"
+    d.mkdir()
+    (d / "latest.json").write_text("{broken")
+    before = signal.signal(signal.SIGINT, mine)
+    try:
+        with pytest.raises(ckpt.CheckpointError, match="latest.json is corrupt"):
+            fit(create_model("lenet"), mnist["train"].subset(50), None, TrainConfig(epochs=1, batch_size=50),
+                [Checkpointer(str(d), resume=True)], **quiet())
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_checkpoints_come_before_loggers_whatever_the_order_given(mnist, tmp_path):
+    """VisualDL writes an epoch after its checkpoint (so a kill between them logs it once, on resume), even when
+    the caller lists the logger first."""
+    order = []
+    real_save = ckpt.save
+
+    class Spy(VisualDLLogger):
+        def on_epoch_end(self, state):
+            order.append("log")
+            super().on_epoch_end(state)
+
+    def save(*a, **k):
+        order.append("checkpoint")
+        return real_save(*a, **k)
+    ckpt.save = save
+    try:
+        fit(create_model("lenet"), mnist["train"].subset(50), None, TrainConfig(epochs=1, batch_size=50),
+            [Spy(str(tmp_path), "run"), Checkpointer(str(tmp_path / "ck"))], **quiet())
+    finally:
+        ckpt.save = real_save
+    assert order == ["checkpoint", "log"]
+
+
+def test_a_fresh_start_replaces_the_earlier_run(mnist, tmp_path):
+    """Without resume, an earlier run's checkpoints and VisualDL records in the same folders are replaced: the
+    dashboard shows the new run's epochs once, the checkpoint folder only its epochs."""
+    from visualdl import LogReader
+    d, logs = str(tmp_path / "ck"), str(tmp_path / "logs")
+    for epochs in (3, 2):
+        fit(create_model("lenet"), mnist["train"].subset(100), None, TrainConfig(epochs=epochs, batch_size=50),
+            [Checkpointer(d), VisualDLLogger(logs, "run")], **quiet())
+    assert sorted(os.listdir(d)) == ["epoch-0001", "epoch-0002", "latest.json"]
+    files = glob.glob(os.path.join(logs, "run", "vdlrecords.*"))
+    assert len(files) == 1
+    assert [r.id for r in LogReader(file_path=files[0]).get_data("scalar", "train/loss")] == [1, 2]
+
+
+def test_a_checkpoint_without_caller_identity_is_tied_to_model_and_data(mnist, tmp_path):
+    d = str(tmp_path / "ck")
+    fit(create_model("lenet"), mnist["train"].subset(100), None, TrainConfig(epochs=1, batch_size=50),
+        [Checkpointer(d)], **quiet())
+    with pytest.raises(ckpt.CheckpointError, match="train_images 100 there, 200 here"):
+        fit(create_model("lenet"), mnist["train"].subset(200), None, TrainConfig(epochs=1, batch_size=50),
+            [Checkpointer(d, resume=True)], **quiet())

@@ -101,7 +101,8 @@ def run_callbacks(plan: TrainPlan, folder: str, resume: bool, log) -> list:
     """A training run's callbacks: its checkpoints (keyed by the plan's identity) and its VisualDL log."""
     from paddle_cnn.training.callbacks import Checkpointer, VisualDLLogger
     identity = {k: v for k, v in plan.identity().items() if k != "config"}  # the Checkpointer adds the config
-    hparams = {"run": plan.label, "dataset": plan.data.name, **{k: str(v) for k, v in plan.model_kw.items()}}
+    hparams = {"run": plan.label, "model": plan.model, "dataset": plan.data.name,
+               **{k: str(v) for k, v in plan.model_kw.items()}}
     return [Checkpointer(checkpoint_dir(folder, plan), identity, resume, log=log),
             VisualDLLogger(folder, plan.key, hparams)]
 
@@ -147,12 +148,13 @@ class Results:
     def _keep(self, old: dict) -> None:
         wanted = {p.key: p for p in self.plans}
         if "plans" not in old and (old.get("runs") or old.get("timing") or old.get("models")):
-            self._refuse("its runs", "written before runs carried fingerprints")
+            self._refuse("results", "written before runs carried fingerprints")
         for key, fp in old.get("plans", {}).items():
             if key not in wanted:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
             if fp != wanted[key].fingerprint:
-                self._refuse(key, "; ".join(ckpt.differences(_identity_of(old, key), wanted[key].identity())[:3]))
+                self._refuse(key, "; ".join(ckpt.differences(_identity_of(old, key), wanted[key].identity())[:3])
+                             or "its identity is not recorded")
         for k in ("runs", "timing", "models", "arithmetic", "notes"):
             if k in old:
                 self.data[k] = old[k]

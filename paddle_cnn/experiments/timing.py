@@ -11,7 +11,8 @@ import paddle.nn.functional as F
 
 
 def sync():
-    if paddle.get_device().startswith("gpu"):
+    from paddle_cnn.device import is_gpu
+    if is_gpu():
         paddle.device.cuda.synchronize()
 
 
@@ -43,7 +44,8 @@ def time_batches(model, input_shape, batch_size: int, steps: int = 10, burn_in: 
     x = paddle.randn([batch_size, *input_shape])
     y = paddle.randint(0, num_classes or 2, [batch_size])
     model.train() if backward else model.eval()
-    amp = amp and paddle.get_device().startswith("gpu")
+    from paddle_cnn.device import is_gpu
+    amp = amp and is_gpu()
 
     def forward_backward():
         with paddle.amp.auto_cast(enable=amp):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from paddle_cnn.experiments.definitions import PROFILES
+from paddle_cnn.experiments.definitions import check_profile
 
 NOT_COMPARABLE = "not comparable at this profile"
 
@@ -46,7 +46,7 @@ def _metric(run: dict, claim) -> float:
 
 def verdicts(exp, results) -> list[dict]:
     """Each claim of `exp` judged on `results` (as in results.json), then the articles' arithmetic checks."""
-    profile = PROFILES[results["profile"]]
+    profile = check_profile(str(results.get("profile")))
     groups = by_label(results)
     out = []
     for c in exp.claims:

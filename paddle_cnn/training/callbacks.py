@@ -41,6 +41,8 @@ class NonFiniteLoss(RuntimeError):
 
 
 class Callback:
+    order = 10  # fit calls callbacks in this order (stable): checkpoints (0) before loggers (10)
+
     def on_fit_start(self, state): pass
     def on_step_begin(self, state): pass
     def on_sync(self, state, losses): pass
@@ -126,7 +128,7 @@ class StopOnInterrupt(Callback):
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.requested, self._before = False, None
+        self.requested, self._before, self.installed = False, None, False
 
     def _handle(self, signum, frame):
         if self.requested:
@@ -137,6 +139,7 @@ class StopOnInterrupt(Callback):
         if self.enabled:
             self._before = signal.getsignal(signal.SIGINT)
             signal.signal(signal.SIGINT, self._handle)
+            self.installed = True
 
     def on_step_begin(self, state):
         if self.requested:
@@ -147,9 +150,9 @@ class StopOnInterrupt(Callback):
             raise Interrupted(f"after epoch {state.epoch}")
 
     def on_fit_end(self, state):
-        if self.enabled:
+        if self.installed:  # only a handler this callback replaced is given back
             signal.signal(signal.SIGINT, self._before if self._before is not None else signal.default_int_handler)
-            self.enabled = False
+            self.installed = False
 
 
 class Checkpointer(Callback):
@@ -157,17 +160,24 @@ class Checkpointer(Callback):
     steps done when Ctrl-C stops fit. resume=True continues the newest checkpoint in `directory`, but only one
     written by the same run: the same `identity` (what the run trains: the runner passes its plan) and the same
     training settings; anything else is refused in one line naming what differs. Before training, a disk too
-    full for the run's checkpoints is refused. Rank 0 writes."""
+    full for the run's checkpoints is refused. Without resume, a checkpoint already in `directory` is replaced
+    (start afresh). Rank 0 writes. Without an identity from the caller, the model's class and the number of
+    training images join the settings as the run's identity."""
+
+    order = 0
 
     def __init__(self, directory: str, identity: dict | None = None, resume: bool = False, keep: int = 2,
                  log=print):
         self.dir, self.identity, self.resume, self.keep, self.log = directory, dict(identity or {}), resume, keep, log
 
     def _identity(self, state) -> dict:
-        return {**self.identity, "config": state.config.identity()}
+        given = self.identity or {"model_class": type(state.model).__name__, "train_images": state.train_images}
+        return {**given, "config": state.config.identity()}
 
     def on_fit_start(self, state):
         identity = self._identity(state)
+        if not self.resume and state.rank == 0:
+            ckpt.clear(self.dir)
         if self.resume and ckpt.latest(self.dir):
             saved = ckpt.restore(self.dir, state.model, state.optimizer, identity)
             state.history = {k: list(saved["history"].get(k, [])) for k in state.history}
@@ -194,8 +204,7 @@ class Checkpointer(Callback):
 
     def on_stop(self, state, stop):
         if isinstance(stop, Interrupted):
-            if state.ep is not None:  # inside an epoch: keep the steps done
-                state.ep.drain(point=False)
+            if state.ep is not None:  # inside an epoch: keep the steps done (fit has read their losses)
                 self._save(state, partial=state.ep.to_json(state.epoch, state.rng))
             return f"saved in {self.dir}" if state.rank == 0 else None
         return f"the last good checkpoint is kept in {self.dir}" if ckpt.latest(self.dir) else None
@@ -218,6 +227,9 @@ class VisualDLLogger(Callback):
             return
         from visualdl import LogWriter
         os.makedirs(self.path, exist_ok=True)
+        if state.epoch == 0 and not state.partial:  # a run from its start: another run's records would mix in
+            for f in glob.glob(os.path.join(self.path, "vdlrecords.*")):
+                os.remove(f)
         self.writer = LogWriter(logdir=self.path)
         pending = state.pending_log
         if pending and self._last_logged_epoch() < state.epoch:  # killed between checkpoint and log

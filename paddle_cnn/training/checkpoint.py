@@ -135,6 +135,17 @@ def _jsonable(obj):
         return {}
 
 
+def clear(ckpt_dir: str) -> None:
+    """Start afresh: remove the checkpoints (epoch folders and latest.json) of an earlier run in ckpt_dir."""
+    if not os.path.isdir(ckpt_dir):
+        return
+    for name in os.listdir(ckpt_dir):
+        if name.startswith(("epoch-", ".tmp-epoch-")):
+            shutil.rmtree(os.path.join(ckpt_dir, name), ignore_errors=True)
+    if os.path.exists(os.path.join(ckpt_dir, "latest.json")):
+        os.remove(os.path.join(ckpt_dir, "latest.json"))
+
+
 def latest(ckpt_dir: str) -> str | None:
     """The newest complete epoch folder, or None when the directory holds no checkpoint."""
     pointer = os.path.join(ckpt_dir, "latest.json")
@@ -271,12 +282,18 @@ def verify(ckpt_dir: str, model, identity: dict) -> tuple[str, dict, dict]:
     path = _resolve(ckpt_dir)
     state = read_state(path)
     weights, _ = read_weights(os.path.join(path, "model.safetensors"))
-    check_shapes(model, weights, os.path.join(path, "model.safetensors"))
-    if state.get("fingerprint") != fingerprint(identity):
-        diffs = differences(state.get("identity") or {}, identity) or ["written before runs had identities"]
-        raise CheckpointError(f"{ckpt_dir} holds a checkpoint of another run ({'; '.join(diffs[:4])}"
-                              f"{'; ...' if len(diffs) > 4 else ''}); nothing was loaded or changed: run without "
-                              "--resume (resume=False) to start afresh, replacing it, or choose another --logdir")
+    try:
+        check_shapes(model, weights, os.path.join(path, "model.safetensors"))
+        shapes = ""
+    except CheckpointError as e:
+        shapes = f": {e}"
+    if shapes or state.get("fingerprint") != fingerprint(identity):
+        diffs = (differences(state["identity"], identity) if "identity" in state else
+                 ["written before checkpoints carried their run's identity"])
+        what = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+        raise CheckpointError(f"{ckpt_dir} holds a checkpoint of another run ({what or 'the same settings'})"
+                              f"{shapes}; nothing was loaded or changed: run without --resume (resume=False) to "
+                              "start afresh, replacing it, or choose another --logdir")
     return path, state, weights
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 
 from paddle_cnn.data.loader import AUGMENTATIONS
+from paddle_cnn.text import did_you_mean
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 OPTIMIZER_SLOTS = {"adam": 2, "sgd": 0, "momentum": 1}  # state arrays per parameter (for the disk-space check)
@@ -43,9 +45,12 @@ class TrainConfig:
     eval_batch_size: int = _speed_only(500)  # images per evaluation step
     sync_every: int = _speed_only(20)        # steps between host reads of the losses (progress, NaN check)
     threads: int | None = _speed_only(None)  # CPU threads (None: one for small steps, else all cores)
-    cpu_kernels: bool = _speed_only(True)    # CPU speed kernels (training/cpu_kernels.py); equal results
+    cpu_kernels: bool = True                 # CPU speed kernels (training/cpu_kernels.py): paddle's results,
+    #                                          but dropout masks from numpy's generator (other random bits)
 
     def __post_init__(self):
+        if isinstance(self.augment, str):  # augment="flip" means ("flip",)
+            object.__setattr__(self, "augment", (self.augment,))
         for name in ("epochs", "batch_size", "eval_batch_size", "sync_every"):
             _positive_int(name, getattr(self, name))
         for name in ("max_batches", "threads", "input_size", "in_channels"):
@@ -60,21 +65,22 @@ class TrainConfig:
                     or (name == "lr" and v == 0):
                 raise ValueError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, "
                                  f"got {v!r}")
-        if self.decay_epochs is not None and not self.decay_epochs > 0:
+        if self.decay_epochs is not None and (not isinstance(self.decay_epochs, numbers.Real)
+                                              or not self.decay_epochs > 0):
             raise ValueError(f"decay_epochs must be positive, got {self.decay_epochs!r}")
         unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
         if unknown:
             raise ValueError(f"unknown augmentation {unknown}; choose from {', '.join(AUGMENTATIONS)}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+        if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "augment", tuple(self.augment))
         object.__setattr__(self, "milestones", tuple(self.milestones))
 
     def replace(self, **changes) -> "TrainConfig":
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
-            raise ValueError(f"unknown training setting {unknown[0]!r}; TrainConfig has "
-                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
+            raise ValueError(did_you_mean("training setting", unknown[0], [f.name for f in dataclasses.fields(self)]))
         return dataclasses.replace(self, **changes)
 
     def identity(self) -> dict:
@@ -91,13 +97,13 @@ def _jsonable(v):
 
 
 def _positive_int(name, v):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
         raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 
 def _choice(name, v, choices):
     if v not in choices:
-        raise ValueError(f"unknown {name} {v!r}; choose one of {', '.join(choices)}")
+        raise ValueError(did_you_mean(name, v, choices))
 
 
 def lr_at(config: TrainConfig, epoch_float: float) -> float:

@@ -45,7 +45,9 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
     net = paddle.DataParallel(model) if world > 1 and not isinstance(model, paddle.DataParallel) else model
     state = TrainState(model, make_optimizer(config, model.parameters()), config, name, rank, world,
                        min(math.ceil(len(train_data) / config.batch_size), config.max_batches or math.inf))
-    cbs = CallbackList([NaNCheck(), Progress(progress, log), *callbacks, StopOnInterrupt(enabled=world == 1)])
+    state.train_images = len(train_data)
+    cbs = CallbackList([NaNCheck(), Progress(progress, log), *sorted(callbacks, key=lambda cb: cb.order),
+                        StopOnInterrupt(enabled=world == 1)])
     with _run_context(model, train_data, state, log):
         try:
             cbs.call("on_fit_start", state)
@@ -55,6 +57,7 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
                 state.end_epoch(ev)
                 cbs.call("on_epoch_end", state)
         except (Interrupted, NonFiniteLoss) as stop:
+            stop = _last_sync(state, cbs, stop)
             raise type(stop)(stop.message(state.name, [n for n in cbs.call("on_stop", state, stop) if n])) from None
         finally:
             cbs.call("on_fit_end", state)
@@ -133,7 +136,7 @@ class TrainState:
         self.epoch = 0  # epochs finished
         self.ep: EpochTotals | None = None  # the epoch in progress
         self.rng, self.lr, self.partial, self.pending_log, self.row = None, config.lr, None, None, None
-        self.scaler, self.amp = None, False
+        self.scaler, self.amp, self.train_images = None, False, 0
 
     def begin_epoch(self, n: int) -> list:
         """This epoch's batches of indices into n images; its totals start empty, or where an interrupted run of
@@ -220,8 +223,8 @@ class EpochTotals:
 
 @contextlib.contextmanager
 def _run_context(model, data: DeviceData, state: TrainState, log):
-    """Hardware settings for the length of fit, restored after: on a CPU the threads for the step's size and the
-    CPU kernels; on a GPU cuDNN determinism and, if asked, AMP (float16 with a GradScaler)."""
+    """Hardware settings for fit: on a CPU the threads for the step's size and the CPU kernels, both for fit's
+    length only; on a GPU cuDNN determinism (left on) and, if asked, AMP (float16 with a GradScaler)."""
     c = state.config
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
@@ -237,6 +240,17 @@ def _run_context(model, data: DeviceData, state: TrainState, log):
                                                                       c.batch_size // state.world)))
             stack.enter_context(cpu_kernels(model, c.cpu_kernels))
         yield
+
+
+def _last_sync(state: TrainState, cbs: CallbackList, stop):
+    """Ctrl-C mid-epoch: read the losses not yet read (they are checked like any others: a NaN among them is
+    the reason to stop, and nothing of that epoch is saved)."""
+    if isinstance(stop, Interrupted) and state.ep is not None and state.ep.window:
+        try:
+            cbs.call("on_sync", state, state.ep.drain(point=False))
+        except NonFiniteLoss as nan:
+            return nan
+    return stop
 
 
 def step_threads(model, sample_shape, batch_size: int) -> int:
