@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
     try:
         args = build_parser().parse_args(argv)
-        if args.command in ("run", "bench"):  # before paddle's OpenMP runtime reads them
+        if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
             from paddle_cnn.device import user_threads
             user_threads()
         return COMMANDS[args.command](args)

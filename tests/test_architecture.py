@@ -95,6 +95,9 @@ def test_a_bad_thread_variable_is_one_line_exit_2(tmp_path, var, value):
     last = p.stderr.strip().splitlines()[-1]
     assert "Traceback" not in p.stderr and last.startswith(f"paddle-cnn: error: {var}={value!r} is not a number")
     assert not (tmp_path / "logs").exists()  # refused before anything was written
+    summary = subprocess.run([sys.executable, "-m", "paddle_cnn", "summary", "lenet"], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert summary.returncode == 2 and summary.stderr.strip().splitlines() == [last]
     listed = subprocess.run([sys.executable, "-m", "paddle_cnn", "list"], capture_output=True, text=True, env=env,
                             timeout=120)
     assert listed.returncode == 0 and "lenet" in listed.stdout  # commands that use no threads are unaffected

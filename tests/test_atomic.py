@@ -152,3 +152,13 @@ def test_results_and_checkpoints_are_never_written_in_place(tmp_path):
             "pool-vs-stride/_checkpoints/lenet-s0/latest.json",
             "pool-vs-stride/_checkpoints/lenet-s0/epoch-0002"} <= renamed
     assert _final(str(tmp_path / "x" / "results.json")) and not _final(str(tmp_path / ".tmp-1results.json"))
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    """Written through a temporary file, results still get the mode a plain open() would give (not 0600)."""
+    from paddle_cnn.training.checkpoint import atomic_write_text
+    path = tmp_path / "results.json"
+    atomic_write_text(str(path), "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

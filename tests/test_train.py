@@ -322,3 +322,13 @@ def test_a_checkpoint_without_caller_identity_is_tied_to_model_and_data(mnist, t
     with pytest.raises(ckpt.CheckpointError, match="train_images 100 there, 200 here"):
         fit(create_model("lenet"), mnist["train"].subset(200), None, TrainConfig(epochs=1, batch_size=50),
             [Checkpointer(d, resume=True)], **quiet())
+
+
+def test_resuming_a_finished_run_adds_no_visualdl_file(mnist, tmp_path):
+    """VisualDL shows only the newest records file of a run folder: a resume with nothing left to train must not
+    add one (it would hide the run's curves)."""
+    d, logs = str(tmp_path / "ck"), str(tmp_path / "logs")
+    for _ in range(2):
+        fit(create_model("lenet"), mnist["train"].subset(100), None, TrainConfig(epochs=1, batch_size=50),
+            [Checkpointer(d, resume=True), VisualDLLogger(logs, "run")], **quiet())
+    assert len(glob.glob(os.path.join(logs, "run", "vdlrecords.*"))) == 1

@@ -151,7 +151,7 @@ MUTATIONS = [
       [("copies = min(keep + 1, epochs) if epochs else keep + 1", "copies = min(keep, epochs) if epochs else keep")],
       "tests/test_faults.py::test_space_needed_counts_the_copies_a_run_will_hold"),
     M("checkpoint: resume ignores the run's identity", "paddle_cnn/training/checkpoint.py",
-      [('    if state.get("fingerprint") != fingerprint(identity):', "    if False:")],
+      [('    if shapes or state.get("fingerprint") != fingerprint(identity):', "    if shapes:")],
       "tests/test_architecture.py"),
     M("results: --resume keeps rows of other plans", "paddle_cnn/experiments/runner.py",
       [("            if fp != wanted[key].fingerprint:", "            if False:")], "tests/test_architecture.py"),

@@ -56,8 +56,8 @@ class TrainPlan:
 
     def describe(self) -> str:
         d = self.data
-        default = TrainConfig().identity()
-        changed = {k: v for k, v in self.config.identity().items() if v != default[k]}
+        default, always = TrainConfig().identity(), ("epochs", "batch_size", "optimizer", "lr")
+        changed = {k: v for k, v in self.config.identity().items() if k in always or v != default[k]}
         subsets = f" ({d.train_subset or 'all'} train / {d.test_subset or 'all'} test)"
         kw = f"({', '.join(f'{k}={v!r}' for k, v in self.model_kw.items())})" if self.model_kw else ""
         return (f"{self.key}: {self.model}{kw} on {d.name}{subsets}, "

@@ -153,7 +153,7 @@ class Results:
             if key not in wanted:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
             if fp != wanted[key].fingerprint:
-                self._refuse(key, "; ".join(ckpt.differences(_identity_of(old, key), wanted[key].identity())[:3])
+                self._refuse(key, ckpt.describe_differences(_identity_of(old, key), wanted[key].identity())
                              or "its identity is not recorded")
         for k in ("runs", "timing", "models", "arithmetic", "notes"):
             if k in old:

@@ -221,25 +221,28 @@ class VisualDLLogger(Callback):
 
     def __init__(self, logdir: str, run_name: str = "run", hparams: dict | None = None):
         self.path, self.hparams, self.writer = os.path.join(logdir, run_name), dict(hparams or {}), None
+        self.active = False
 
     def on_fit_start(self, state):
         if state.rank != 0:
             return
-        from visualdl import LogWriter
+        self.active = True
         os.makedirs(self.path, exist_ok=True)
         if state.epoch == 0 and not state.partial:  # a run from its start: another run's records would mix in
             for f in glob.glob(os.path.join(self.path, "vdlrecords.*")):
                 os.remove(f)
-        self.writer = LogWriter(logdir=self.path)
         pending = state.pending_log
         if pending and self._last_logged_epoch() < state.epoch:  # killed between checkpoint and log
             self._flush(state.epoch, pending["row"], pending["batch"])
 
     def on_epoch_end(self, state):
-        if self.writer is not None:
+        if self.active:
             self._flush(state.epoch, state.row, state.pending_log["batch"])
 
     def _flush(self, epoch, row, batch_points):
+        if self.writer is None:  # opened on the first point: a fit with nothing to log leaves no file
+            from visualdl import LogWriter
+            self.writer = LogWriter(logdir=self.path)
         for step, value in batch_points:
             self.writer.add_scalar("train/batch_loss", value, step)
         for tag, key in self.TAGS:

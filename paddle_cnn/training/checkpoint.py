@@ -33,11 +33,18 @@ def atomic_write_text(path: str, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would have made it (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _unwrap(model):
@@ -267,6 +274,12 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def describe_differences(saved: dict, wanted: dict, most: int = 4) -> str:
+    """The first `most` differences, '; '-separated, with '; ...' when there are more."""
+    diffs = differences(saved, wanted)
+    return "; ".join(diffs[:most]) + ("; ..." if len(diffs) > most else "")
+
+
 def differences(saved: dict, wanted: dict) -> list[str]:
     """'profile smoke, here quick'-style lines for every setting that differs between two identities."""
     a, b = _flat(saved), _flat(wanted)
@@ -288,9 +301,8 @@ def verify(ckpt_dir: str, model, identity: dict) -> tuple[str, dict, dict]:
     except CheckpointError as e:
         shapes = f": {e}"
     if shapes or state.get("fingerprint") != fingerprint(identity):
-        diffs = (differences(state["identity"], identity) if "identity" in state else
-                 ["written before checkpoints carried their run's identity"])
-        what = "; ".join(diffs[:4]) + ("; ..." if len(diffs) > 4 else "")
+        what = (describe_differences(state["identity"], identity) if "identity" in state else
+                "written before checkpoints carried their run's identity")
         raise CheckpointError(f"{ckpt_dir} holds a checkpoint of another run ({what or 'the same settings'})"
                               f"{shapes}; nothing was loaded or changed: run without --resume (resume=False) to "
                               "start afresh, replacing it, or choose another --logdir")
