@@ -23,7 +23,6 @@ code("""# Parameters: layer arithmetic needs no data and no training, so it is t
 import os
 PROFILE = os.environ.get("PADDLE_CNN_PROFILE", "quick")
 
-import matplotlib.pyplot as plt
 import paddle_cnn
 from paddle_cnn.arithmetic.tables import ShapeError, layer_table, model_overview
 from paddle_cnn.arithmetic.claims import (article000_checks, article001_checks, article002_checks,
@@ -82,8 +81,7 @@ Models are created with constant parameters here (`arithmetic_only_init`): shape
 creation is about 5x faster than with paddle's random init of the big fc layers."""),
 code("""overview = model_overview(progress=True)
 Table(overview, ["model", "input", "params", "macs", "layers", "summary"], "All models, 10 classes")"""),
-code("""ax = plot_params_vs_macs(overview)
-plt.show()"""),
+code("""plot_params_vs_macs(overview).figure"""),
 md("""## What we found"""),
 code("""checks = c000 + c001 + c002_004
 # checks against numbers worked out by hand, not read from the tables: article 000's weights without bias,

@@ -67,7 +67,7 @@ LOGDIR = os.path.join("..", "logs", "smoke" if PROFILE == "smoke" else "")  # Vi
 RESUME = False                                               # True: keep finished runs, resume an interrupted one
 EXPERIMENTS = {list(exps)!r}
 
-import matplotlib.pyplot as plt
+from IPython.display import display
 from paddle_cnn.experiments import run_experiment
 from paddle_cnn.experiments.report import plot_curves, plot_final, summarize
 from paddle_cnn.text import Table
@@ -81,7 +81,7 @@ for note in results["notes"]:
     print("note:", note)
 Table(summarize(results), ["run", "model", "seeds", "params", "MACs", "epochs", "test acc", "test top-2",
                            "best eval acc", "train s"], "mean ± std over seeds")"""),
-                  code("""plot_curves(results); plot_final(results); plt.show()"""),
+                  code("""display(plot_curves(results), plot_final(results))  # also saved as curves.png / final.png beside results.json"""),
                   *([code("""Table(results["timing"], ["model", "input", "batch", "forward s/batch",
                          "forward-backward s/batch", "forward img/s", "forward-backward GFLOP/s", "device"],
       "article 004's speed benchmark")""")] if e == "vgg16-cifar10" else []),

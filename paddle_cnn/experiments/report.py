@@ -1,26 +1,34 @@
 """Reports of results: summary tables, plots (curves, final accuracy, parameters vs compute) and results.md.
 
-Plots are drawn on Figure objects and saved from them, so a notebook's inline backend keeps working."""
+Plots are matplotlib Figure objects made without pyplot and saved from themselves: no backend is ever switched, so
+a notebook's inline backend keeps showing them (display the returned figure), and a script needs no display."""
 from __future__ import annotations
 
 from paddle_cnn.experiments.verdicts import by_label as _by_label, stats as _stats, verdicts
 from paddle_cnn.text import Table
 
 
-def _pyplot(path):
-    """matplotlib.pyplot, headless when the figure goes to a file."""
-    import matplotlib
-    if path:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    return plt
+def _figure(*subplots, figsize):
+    """(figure, axes) drawn apart from pyplot: nothing global changes, the figure is freed with its last use,
+    and Jupyter shows it as a PNG whatever backend the kernel has."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    class ReportFigure(Figure):
+        def _repr_png_(self):
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+    fig = ReportFigure(figsize=figsize)
+    axes = fig.subplots(*subplots)
+    return fig, axes
 
 
 def _finish(fig, path, dpi=110):
     fig.tight_layout()
     if path:
         fig.savefig(path, dpi=dpi)
-        _pyplot(path).close(fig)
     return fig
 
 
@@ -35,12 +43,12 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
     """Log-log scatter of parameters against MACs, coloured by family; models at (almost) the same point share
     one label."""
     import math
-    plt = _pyplot(path if ax is None else None)
+    from matplotlib import colormaps
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(10, 6.5))
+        fig, ax = _figure(figsize=(10, 6.5))
     families = sorted({_family(r["model"]) for r in overview})
-    colours = dict(zip(families, plt.cm.tab10.colors))
+    colours = dict(zip(families, colormaps["tab10"].colors))
     for fam in families:
         pts = [r for r in overview if _family(r["model"]) == fam]
         ax.scatter([r["macs"] for r in pts], [r["params"] for r in pts], s=36, color=colours[fam], label=fam)
@@ -89,8 +97,7 @@ def summarize(results) -> list[dict]:
 def plot_curves(results, path: str | None = None):
     """Eval accuracy and loss per epoch, mean and min-max band over seeds, one line per run label."""
     import numpy as np
-    plt = _pyplot(path)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = _figure(1, 2, figsize=(12, 4.5))
     for label, runs in _by_label(results).items():
         for ax, key in zip(axes, ("eval_acc", "eval_loss")):
             n = min(len(r["history"][key]) for r in runs)
@@ -111,11 +118,10 @@ def plot_curves(results, path: str | None = None):
 
 def plot_final(results, path: str | None = None):
     """Final test accuracy per run label, mean with std error bars over seeds."""
-    plt = _pyplot(path)
     groups = _by_label(results)
     labels = list(groups)
     stats = [_stats([r["test_acc"] for r in groups[k]]) for k in labels]
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels) + 2), 4))
+    fig, ax = _figure(figsize=(max(5, 1.1 * len(labels) + 2), 4))
     ax.bar(range(len(labels)), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], capsize=4, color="C0")
     for i, (m, s, _) in enumerate(stats):
         ax.annotate(f"{m:.3f}", (i, m), ha="center", va="bottom", fontsize=8, xytext=(0, 3),
