@@ -31,3 +31,14 @@ def test_an_executed_experiment_notebook_shows_its_plots(monkeypatch):
 def test_the_committed_arithmetic_notebook_shows_its_scatter():
     nbformat = pytest.importorskip("nbformat")
     assert images(nbformat.read(NOTEBOOKS / "00_layer_arithmetic.ipynb", as_version=4)) >= 1
+
+
+def test_every_notebook_has_a_parameters_cell():
+    """papermill drives the cell tagged `parameters`; it holds only assignments."""
+    import ast
+    nbformat = pytest.importorskip("nbformat")
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1, path.name
+        body = ast.parse(cells[0].source).body
+        assert body and all(isinstance(node, ast.Assign) for node in body), path.name

@@ -19,11 +19,9 @@ Sources (as printed in the articles):
 **Convention.** MACs are multiply-accumulates of conv and linear layers, as the articles count "FLOPs":
 k·k·C_in·H_out·W_out·C_out for a conv, in·out for a linear layer, bias excluded; pooling, BatchNorm and
 activations count 0. FLOPs = 2·MACs. Params are trainable parameters (BatchNorm running statistics excluded)."""),
-code("""# Parameters: layer arithmetic needs no data and no training, so it is the same under every profile.
-import os
-PROFILE = os.environ.get("PADDLE_CNN_PROFILE", "quick")
-
-import paddle_cnn
+code("""# Parameters (tagged `parameters`). Layer arithmetic needs no data and no training: no profile applies.
+NUM_CLASSES = 10  # classifier outputs of every model in the overview below""", metadata={"tags": ["parameters"]}),
+code("""import paddle_cnn
 from paddle_cnn.arithmetic.tables import ShapeError, layer_table, model_overview
 from paddle_cnn.arithmetic.claims import (article000_checks, article001_checks, article002_checks,
                                           article003_checks, article004_checks)
@@ -34,7 +32,7 @@ from paddle_cnn.text import Table
 COLUMNS = ["claim", "stated", "ours", "verdict", "note"]
 def checks_table(checks, title):
     return Table([c.as_dict() for c in checks], COLUMNS, title)
-print("profile:", PROFILE, "| paddle", __import__("paddle").__version__)"""),
+print("paddle", __import__("paddle").__version__)"""),
 md("""## Article 000, Q1: the CIFAR-10 network, layer by layer
 
 Three `simple_img_conv_pool` blocks (5x5 conv without padding + ReLU + 2/2 max-pool) and an fc layer, on a
@@ -79,8 +77,8 @@ md("""## Every registered model at its native input
 
 Models are created with constant parameters here (`arithmetic_only_init`): shapes, counts and MACs are exact and
 creation is about 5x faster than with paddle's random init of the big fc layers."""),
-code("""overview = model_overview(progress=True)
-Table(overview, ["model", "input", "params", "macs", "layers", "summary"], "All models, 10 classes")"""),
+code("""overview = model_overview(num_classes=NUM_CLASSES, progress=True)
+Table(overview, ["model", "input", "params", "macs", "layers", "summary"], f"All models, {NUM_CLASSES} classes")"""),
 code("""plot_params_vs_macs(overview).figure"""),
 md("""## What we found"""),
 code("""checks = c000 + c001 + c002_004

@@ -56,15 +56,28 @@ VGG16 with BN and dropout in the conv groups and a 512-wide head (`vgg16_cifar`)
 }
 
 
+def parameters(source):
+    """The parameters cell, tagged for papermill."""
+    return code(source, metadata={"tags": ["parameters"]})
+
+
 def notebook(experiments, intro):
     exps = (experiments,) if isinstance(experiments, str) else experiments
-    cells = [md(intro), code(f"""# Parameters
+    cells = [md(intro), parameters(f"""# Parameters (this cell is tagged `parameters`: papermill -p PROFILE quick ...)
+PROFILE = None        # full (GPU, the article's settings) | quick (minutes on a CPU) | smoke (seconds); None: below
+SEEDS = None          # seeds per run (None: 1 under smoke, else 2; spreads need 2 or more)
+DATA_DIR = "../data"  # data sets (see data/README.md)
+LOGDIR = None         # VisualDL runs + results (None: ../logs, or ../logs/smoke for the smoke profile)
+RESUME = False        # True: keep finished runs of the same plans, resume an interrupted one"""),
+             code(f"""# PROFILE None: $PADDLE_CNN_PROFILE, else smoke under pytest (so `pytest --nbmake notebooks` takes minutes on
+# a CPU), else the package's default (full on a GPU, quick on a CPU)
 import os
-PROFILE = os.environ.get("PADDLE_CNN_PROFILE", "quick")   # full (GPU, the article's settings) | quick | smoke
-SEEDS = 1 if PROFILE == "smoke" else 2                       # seeds per run: spreads need 2 or more
-DATA_DIR = os.path.join("..", "data")                        # data sets (see data/README.md)
-LOGDIR = os.path.join("..", "logs", "smoke" if PROFILE == "smoke" else "")  # VisualDL runs + results
-RESUME = False                                               # True: keep finished runs, resume an interrupted one
+from paddle_cnn.experiments.definitions import default_profile
+if PROFILE is None:
+    PROFILE = os.environ.get("PADDLE_CNN_PROFILE") or (
+        "smoke" if "PYTEST_CURRENT_TEST" in os.environ else default_profile().name)
+SEEDS = SEEDS or (1 if PROFILE == "smoke" else 2)
+LOGDIR = LOGDIR or os.path.join("..", "logs", "smoke" if PROFILE == "smoke" else "")
 EXPERIMENTS = {list(exps)!r}
 
 from IPython.display import display
