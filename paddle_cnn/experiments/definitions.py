@@ -71,8 +71,6 @@ class Experiment:
     timing: dict = field(default_factory=dict)  # profile -> (model, CxHxW, batch, steps): article 004's benchmark
     arithmetic: bool = False  # also check the articles' layer arithmetic (shapes, counts, MACs of every model)
 
-    def run(self, name: str) -> Run:
-        return next(r for r in self.runs if r.name == name)
 
 
 A000, A001, A002 = cite("a000", "问题2"), cite("a001", "4-5, AlexNet mnist"), cite("a002", "6-11")

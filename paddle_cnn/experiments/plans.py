@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from paddle_cnn.experiments.definitions import Experiment, Profile, Run, check_profile, default_profile, \
     get_experiment
 from paddle_cnn.training.checkpoint import fingerprint
-from paddle_cnn.training.config import TrainConfig
+from paddle_cnn.training.config import TrainConfig, jsonable
 
 DATA_KEYS = ("dataset", "train_subset", "test_subset")  # plan keys of a profile override; the rest is TrainConfig
 
@@ -47,7 +47,7 @@ class TrainPlan:
         d = dataclasses.asdict(self.data)
         d.pop("generated_ok")
         return {"experiment": self.experiment, "profile": self.profile, "run": self.label, "seed": self.seed,
-                "model": self.model, "model_kw": {k: _json(v) for k, v in self.model_kw.items()}, "data": d,
+                "model": self.model, "model_kw": {k: jsonable(v) for k, v in self.model_kw.items()}, "data": d,
                 "config": self.config.identity()}
 
     @property
@@ -142,6 +142,3 @@ def plan_experiment(name: str, profile: str | None = None, seeds: int = 1) -> li
         plans.append(ArithmeticPlan(exp.name, prof.name))
     return plans
 
-
-def _json(v):
-    return list(v) if isinstance(v, tuple) else v

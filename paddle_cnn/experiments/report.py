@@ -108,7 +108,9 @@ def plot_curves(results, path: str | None = None):
                 ax.fill_between(x, curves.min(0), curves.max(0), alpha=0.2, color=line.get_color())
     axes[0].set_ylabel("eval accuracy")
     axes[1].set_ylabel("eval loss")
+    from matplotlib.ticker import MaxNLocator
     for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)

@@ -123,8 +123,9 @@ def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
 
 
 class Results:
-    """results.json of one experiment: the rows of its plans, kept on --resume only when their fingerprints
-    match the plans (anything else is one line, nothing changed), rewritten atomically after every plan."""
+    """results.json of one experiment: the rows of its plans, kept on --resume only when they were computed by
+    the same plans (anything else is one line, nothing changed), rewritten atomically after every plan.
+    'identities' holds every plan's identity, 'plans_done' the fingerprint of each finished plan."""
 
     def __init__(self, exp, plans: list, folder: str, resume: bool):
         self.exp, self.plans, self.path = exp, plans, os.path.join(folder, "results.json")
@@ -132,8 +133,8 @@ class Results:
         self.data = {"experiment": exp.name, "title": exp.title, "profile": plans[0].profile,
                      "seeds": len({p.seed for p in plans if isinstance(p, TrainPlan)}) or 1, "runs": [],
                      "claims": [], "notes": [exp.notes] if exp.notes else [], "device": "",
-                     "started": time.strftime("%Y-%m-%d %H:%M:%S"), "plans": {p.key: p.fingerprint for p in plans}}
-        self.finished: dict[str, str] = {}  # plan key -> fingerprint of a row kept from an earlier run
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                     "identities": {p.key: p.identity() for p in plans}, "plans_done": {}}
         if resume and os.path.exists(self.path):
             self._keep(self._read())
 
@@ -147,42 +148,38 @@ class Results:
 
     def _keep(self, old: dict) -> None:
         wanted = {p.key: p for p in self.plans}
-        if "plans" not in old and (old.get("runs") or old.get("timing") or old.get("models")):
+        if "identities" not in old and (old.get("runs") or old.get("timing") or old.get("models")):
             self._refuse("results", "written before runs carried fingerprints")
-        for key, fp in old.get("plans", {}).items():
+        for key, identity in old.get("identities", {}).items():
             if key not in wanted:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
-            if fp != wanted[key].fingerprint:
-                self._refuse(key, ckpt.describe_differences(_identity_of(old, key), wanted[key].identity())
-                             or "its identity is not recorded")
-        for k in ("runs", "timing", "models", "arithmetic", "notes"):
+            if ckpt.fingerprint(identity) != wanted[key].fingerprint:
+                self._refuse(key, ckpt.describe_differences(identity, wanted[key].identity()))
+        for k in ("runs", "timing", "models", "arithmetic", "notes", "plans_done"):
             if k in old:
                 self.data[k] = old[k]
-        self.finished = dict(old.get("plans_done") or {})
 
     def _refuse(self, what: str, why: str):
         raise ValueError(f"{self.path} holds {what} of another run ({why}); nothing was changed: run without "
                          "--resume to start afresh, or choose another --logdir")
 
     def done(self, plan) -> bool:
-        return self.finished.get(plan.key) == plan.fingerprint
+        return self.data["plans_done"].get(plan.key) == plan.fingerprint
 
     def add(self, plan, row: dict, notes=()) -> None:
         self.data["notes"] += [n for n in notes if n not in self.data["notes"]]
         if isinstance(plan, TrainPlan):
-            self.data["runs"].append({**row, "fingerprint": plan.fingerprint, "plan": plan.identity()})
+            self.data["runs"].append({**row, "fingerprint": plan.fingerprint})
         elif isinstance(plan, TimingPlan):
             self.data["timing"] = [row]
         elif isinstance(plan, ArithmeticPlan):
             self.data.update(row)
-        self.finished[plan.key] = plan.fingerprint
+        self.data["plans_done"][plan.key] = plan.fingerprint
         self.save()
 
     def save(self) -> None:
         from paddle_cnn.experiments.verdicts import verdicts
         self.data["claims"] = verdicts(self.exp, self.data)
-        self.data["plans_done"] = dict(self.finished)
-        self.data["identities"] = {p.key: p.identity() for p in self.plans}
         atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
 
     def finish(self) -> dict:
@@ -191,10 +188,6 @@ class Results:
         self.save()
         write_report(self.data, self.folder)
         return self.data
-
-
-def _identity_of(results: dict, key: str) -> dict:
-    return (results.get("identities") or {}).get(key) or {}
 
 
 class DataCache:

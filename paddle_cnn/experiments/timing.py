@@ -9,6 +9,8 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from paddle_cnn.training.loop import first_output
+
 
 def sync():
     from paddle_cnn.device import is_gpu
@@ -50,7 +52,7 @@ def time_batches(model, input_shape, batch_size: int, steps: int = 10, burn_in: 
     def forward_backward():
         with paddle.amp.auto_cast(enable=amp):
             out = model(x)
-            loss = F.cross_entropy((out[0] if isinstance(out, (tuple, list)) else out).astype("float32"), y)
+            loss = F.cross_entropy(first_output(out).astype("float32"), y)
         loss.backward()
         model.clear_gradients()
 

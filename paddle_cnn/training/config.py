@@ -85,14 +85,15 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The settings that decide what a run computes (JSON-ready): what a checkpoint must match to resume."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
+        return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.metadata.get("identity", True)}
 
     def as_dict(self) -> dict:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
-def _jsonable(v):
+def jsonable(v):
+    """A setting as JSON holds it (tuples as lists), so identities read back from a file compare equal."""
     return list(v) if isinstance(v, tuple) else v
 
 

@@ -44,8 +44,7 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
     train_data, eval_data = _device_data(train, config, config.augment), _device_data(eval, config)
     net = paddle.DataParallel(model) if world > 1 and not isinstance(model, paddle.DataParallel) else model
     state = TrainState(model, make_optimizer(config, model.parameters()), config, name, rank, world,
-                       min(math.ceil(len(train_data) / config.batch_size), config.max_batches or math.inf))
-    state.train_images = len(train_data)
+                       len(train_data))
     cbs = CallbackList([NaNCheck(), Progress(progress, log), *sorted(callbacks, key=lambda cb: cb.order),
                         StopOnInterrupt(enabled=world == 1)])
     with _run_context(model, train_data, state, log):
@@ -88,7 +87,7 @@ def train_step(net, optimizer, x, y, scaler=None, amp_dtype: str | None = None):
     """One step: forward, cross-entropy, backward, update. Returns (loss, logits), both still on the device.
     amp_dtype: autocast to float16/bfloat16 (GPU); scaler: paddle.amp.GradScaler for float16."""
     with paddle.amp.auto_cast(enable=amp_dtype is not None, dtype=amp_dtype or "float16"):
-        out = _first(net(x))
+        out = first_output(net(x))
         loss = F.cross_entropy(out.astype("float32"), y)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -111,7 +110,7 @@ def evaluate(model, data: DeviceData, batch_size: int = 500, rank: int = 0, worl
             if len(idx) == 0:
                 continue
             x, y = data.batch(idx)
-            out = _first(model(x)).astype("float32")
+            out = first_output(model(x)).astype("float32")
             loss_sum += F.cross_entropy(out, y, reduction="sum").reshape([1])
             _, pred = paddle.topk(out, min(2, out.shape[1]), axis=1)
             hit = (pred == y.unsqueeze(1)).astype("int64")
@@ -129,14 +128,15 @@ class TrainState:
     """What fit knows while it runs. Callbacks read it; a Checkpointer restores it on resume (epoch, history,
     `partial`: the steps of an interrupted epoch, `pending_log`: the last epoch's points for VisualDL)."""
 
-    def __init__(self, model, optimizer, config, name, rank, world, steps_per_epoch):
+    def __init__(self, model, optimizer, config, name, rank, world, train_images):
         self.model, self.optimizer, self.config, self.name = model, optimizer, config, name
-        self.rank, self.world, self.steps_per_epoch = rank, world, steps_per_epoch
+        self.rank, self.world, self.train_images = rank, world, train_images
+        self.steps_per_epoch = min(math.ceil(train_images / config.batch_size), config.max_batches or math.inf)
         self.history = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0  # epochs finished
         self.ep: EpochTotals | None = None  # the epoch in progress
         self.rng, self.lr, self.partial, self.pending_log, self.row = None, config.lr, None, None, None
-        self.scaler, self.amp, self.train_images = None, False, 0
+        self.scaler, self.amp = None, False
 
     def begin_epoch(self, n: int) -> list:
         """This epoch's batches of indices into n images; its totals start empty, or where an interrupted run of
@@ -280,7 +280,8 @@ def _distributed():
     return paddle.distributed.get_rank(), world
 
 
-def _first(out):
+def first_output(out):
+    """The logits of a model that returns several outputs (GoogLeNet-style auxiliary heads) or one."""
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
