@@ -72,7 +72,6 @@ class Experiment:
     arithmetic: bool = False  # also check the articles' layer arithmetic (shapes, counts, MACs of every model)
 
 
-
 A000, A001, A002 = cite("a000", "问题2"), cite("a001", "4-5, AlexNet mnist"), cite("a002", "6-11")
 A003, A004 = cite("a003", "二.5, 三"), cite("a004", "训练结果")
 SMOKE = dict(epochs=2, train_subset=200, test_subset=100, max_batches=4)
