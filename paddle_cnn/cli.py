@@ -103,10 +103,10 @@ def cmd_run(args) -> int:
     from paddle_cnn.experiments.runner import run_experiment
     from paddle_cnn.text import Table
     if args.dry_run:
-        from paddle_cnn.experiments.plans import plan_experiment
+        from paddle_cnn.experiments.plans import plan_experiment, plans_fingerprint
         plans = plan_experiment(args.experiment, args.profile, args.seeds)
-        print(f"{args.experiment}, profile {plans[0].profile}: {len(plans)} plan(s), logs in "
-              f"{args.logdir}/{args.experiment}/")
+        print(f"{args.experiment}, profile {plans[0].profile}: {len(plans)} plan(s) "
+              f"[{plans_fingerprint({p.key: p.identity() for p in plans})}], logs in {args.logdir}/{args.experiment}/")
         for plan in plans:
             print("  " + plan.describe())
         return 0

@@ -205,7 +205,7 @@ def test_resume_of_the_same_plan_keeps_everything(smoke_run, tmp_path, capsys):
     assert main(["run", EXP, "--profile", "smoke", "--seeds", "2", "--resume", "--logdir", str(logdir)]) == 0
     after = json.loads((logdir / EXP / "results.json").read_text())
     assert [r["test_acc"] for r in after["runs"]] == [r["test_acc"] for r in before["runs"]]
-    assert "finished earlier, kept" in capsys.readouterr().out
+    assert "finished earlier with the same plan" in capsys.readouterr().out
 
 
 def test_fit_refuses_a_checkpoint_of_other_settings(tmp_path):

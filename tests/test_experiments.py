@@ -47,6 +47,13 @@ def test_bn_ablation_smoke_writes_one_entry_per_run_and_seed(tmp_path):
     for f in ("results.md", "curves.png", "final.png"):
         assert (folder / f).stat().st_size > 0
     assert len([d for d in os.listdir(folder) if d.startswith("convpool3")]) == 4  # one VisualDL folder per run
+    from visualdl import LogReader  # the run list as VisualDL's dashboard serves it (its run names are cut at the
+    from visualdl.server.lib import get_runs  # end): every run and seed tells apart in its first 16 characters
+    reader = LogReader(logdir=str(tmp_path))
+    reader.load_new_data()
+    runs = get_runs(reader)
+    assert len(runs) == 4 and len({r[:16] for r in runs}) == 4, runs
+    assert all("bn-ablation" in r for r in runs)
     assert res["profile"] == "smoke"
 
 
@@ -56,7 +63,7 @@ def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
     lines = []
     again = run_experiment("pool-vs-stride", "smoke", seeds=1, resume=True, **{**kw, "log": lines.append})
     assert [r["test_acc"] for r in again["runs"]] == [r["test_acc"] for r in first["runs"]]
-    assert any("finished earlier, kept" in l for l in lines)
+    assert any("finished earlier with the same plan" in l for l in lines)
     (tmp_path / "pool-vs-stride" / "results.md").unlink()
     assert main(["report", "pool-vs-stride", "--logdir", str(tmp_path)]) == 0
     assert "LeNet has 61,706 parameters" in (tmp_path / "pool-vs-stride" / "results.md").read_text()

@@ -133,17 +133,27 @@ def test_curves_plot_one_line_per_run_label_with_the_seed_mean_and_range():
         ["lenet", "nopool"]
 
 
-def test_final_plot_has_one_bar_per_label_at_the_mean_with_its_spread():
+def test_final_plot_shows_every_seed_and_the_mean_with_its_spread():
     fig = plot_final(made_up_results())
     ax = fig.axes[0]
-    bars = ax.patches
-    assert len(bars) == 2
-    np.testing.assert_allclose([b.get_height() for b in bars], [0.96, 0.90])
+    seeds = np.concatenate([c.get_offsets() for c in ax.collections if c.get_gid() == "seeds"])
+    assert sorted(seeds[:, 1].tolist()) == [0.90, 0.95, 0.97]
+    bars = [c for c in ax.containers if hasattr(c, "lines")]
+    means = [c.lines[0].get_ydata()[0] for c in bars]
+    np.testing.assert_allclose(means, [0.96, 0.90])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["lenet", "nopool"]
-    caps = [c for c in ax.containers if hasattr(c, "errorbar") and c.errorbar is not None]
-    segments = caps[0].errorbar.lines[2][0].get_segments()
-    np.testing.assert_allclose([s[1][1] - s[0][1] for s in segments], [2 * np.std([0.95, 0.97], ddof=1), 0],
-                               atol=1e-9)
+    segments = bars[0].lines[2][0].get_segments()
+    np.testing.assert_allclose(segments[0][1][1] - segments[0][0][1], 2 * np.std([0.95, 0.97], ddof=1), atol=1e-9)
+
+
+def test_final_plot_scale_shows_a_small_difference():
+    """0.959 vs 0.963 with a spread of 0.001: the axis is fitted to the values, so the difference spans a good
+    part of the plot's height instead of 0.4% of a 0-1 scale."""
+    runs = [run("a", s, acc, [0.1]) for s, acc in enumerate((0.958, 0.959, 0.960))] + \
+        [run("b", s, acc, [0.1]) for s, acc in enumerate((0.962, 0.963, 0.964))]
+    lo, hi = plot_final({"experiment": "e", "profile": "quick", "runs": runs}).axes[0].get_ylim()
+    assert lo <= 0.957 and hi >= 0.965
+    assert (0.963 - 0.959) / (hi - lo) > 0.3
 
 
 def test_params_vs_macs_scatter_has_every_model():
@@ -155,3 +165,20 @@ def test_params_vs_macs_scatter_has_every_model():
     assert sorted(map(tuple, points.tolist())) == sorted((r["macs"], r["params"]) for r in overview)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert {t.get_text() for t in ax.texts} >= {"lenet"}
+
+
+def test_params_vs_macs_labels_do_not_overlap():
+    """Every registered model's label in the scatter of notebook 00, none overlapping another once drawn."""
+    from paddle_cnn.arithmetic.tables import model_overview
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    overview = model_overview()
+    ax = plot_params_vs_macs(overview)
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()
+    from matplotlib.text import Text
+    boxes = [Text.get_window_extent(t, canvas.get_renderer()) for t in ax.texts]  # the text, not its leader line
+    named = {m.strip() for t in ax.texts for line in t.get_text().split("\n") for m in line.split(",")}
+    assert named == {r["model"] for r in overview}
+    overlaps = [(ax.texts[i].get_text(), ax.texts[j].get_text()) for i in range(len(boxes))
+                for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+    assert not overlaps

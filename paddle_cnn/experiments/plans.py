@@ -122,6 +122,12 @@ def train_settings(exp: Experiment, run: Run, profile: Profile) -> tuple[TrainCo
     return TrainConfig().replace(**s), data
 
 
+def plans_fingerprint(identities: dict) -> str:
+    """One hash of all of a run's plans ({key: identity}, as results.json's 'identities' holds them): the header
+    of an experiment's results names it, so outputs can be checked against the experiment's plans of today."""
+    return fingerprint(identities)
+
+
 def plan_experiment(name: str, profile: str | None = None, seeds: int = 1) -> list:
     """Every plan of an experiment under a profile (default: $PADDLE_CNN_PROFILE, else by the hardware), seeds
     0..seeds-1 per run, then its timing and arithmetic plans. Bad names or counts: one-line ValueError."""

@@ -7,6 +7,12 @@ from __future__ import annotations
 from paddle_cnn.experiments.verdicts import by_label as _by_label, stats as _stats, verdicts
 from paddle_cnn.text import Table
 
+RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "epochs", "test acc", "test top-2", "best eval acc",
+               "train s"]
+CLAIM_COLUMNS = ["text", "value", "ours", "verdict", "reason"]
+TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
+                  "forward-backward img/s", "forward GFLOP/s", "forward-backward GFLOP/s", "device"]
+
 
 def _figure(*subplots, figsize):
     """(figure, axes) drawn apart from pyplot: nothing global changes, the figure is freed with its last use,
@@ -46,7 +52,7 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
     from matplotlib import colormaps
     fig = None
     if ax is None:
-        fig, ax = _figure(figsize=(10, 6.5))
+        fig, ax = _figure(figsize=(11, 7.5))
     families = sorted({_family(r["model"]) for r in overview})
     colours = dict(zip(families, colormaps["tab10"].colors))
     for fam in families:
@@ -62,22 +68,54 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
                 break
         else:
             groups.append([r])
-    for i, g in enumerate(groups):
-        label = "\n".join(", ".join(r["model"] for r in g[j:j + 2]) for j in range(0, len(g), 2))
-        ax.annotate(label, (g[0]["macs"], g[0]["params"]), fontsize=7, va="bottom" if i % 2 == 0 else "top",
-                    xytext=(6, 3 if i % 2 == 0 else -3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     lo, hi = ax.get_xlim()
-    ax.set_xlim(lo, hi * 20)  # room for the labels of the largest models
+    ax.set_xlim(lo, hi * 30)  # room for the labels of the largest models
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi * 4)
     ax.set_xlabel("MACs per image (conv + linear, at the native input)")
     ax.set_ylabel("trainable parameters")
     ax.set_title("Parameters vs compute of every registered model (10 classes)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    if fig is not None:
-        _finish(fig, path, dpi=120)
+    ax.figure.tight_layout()  # the final layout first: labels are placed in its pixels
+    _place_labels(ax, [(g[0]["macs"], g[0]["params"]) for g in groups],
+                  ["\n".join(", ".join(r["model"] for r in g[j:j + 2]) for j in range(0, len(g), 2)) for g in groups])
+    if fig is not None and path:
+        fig.savefig(path, dpi=120)
     return ax
+
+
+def _place_labels(ax, points, labels, fontsize=7):
+    """Each label beside its point or, where that is taken, at the nearest free spot (right first, then left),
+    joined to its point by a thin line: no label overlaps another or leaves the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+    fig = ax.figure
+    renderer = (fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)).get_renderer()
+    from matplotlib.transforms import Bbox
+    inside = ax.get_window_extent(renderer)
+    placed = [Bbox.from_bounds(px - 5, py - 5, 10, 10) for px, py in ax.transData.transform(points)]  # the dots
+    spots = sorted(((dx, dy) for dx in (6, 30, 60, 90, 120, -6, -40, -80) for dy in range(-160, 161, 8)),
+                   key=lambda o: abs(o[0]) + 2 * abs(o[1]))
+    for (x, y), text in sorted(zip(points, labels), key=lambda p: (p[0][1], p[0][0])):
+        for dx, dy in spots:
+            style = dict(xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, va="center",
+                         ha="left" if dx > 0 else "right")
+            t = ax.annotate(text, (x, y), **style)
+            t.update_positions(renderer)
+            box = Text.get_window_extent(t, renderer).padded(3)
+            t.remove()
+            if inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1) and \
+                    not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                line = {} if (dx, dy) == (6, 0) else dict(
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="0.55", shrinkA=0, shrinkB=3))
+                ax.annotate(text, (x, y), **style, **line)
+                break
+        else:
+            raise ValueError(f"no room for the label {text!r} in the plot")
 
 
 def summarize(results) -> list[dict]:
@@ -119,47 +157,97 @@ def plot_curves(results, path: str | None = None):
 
 
 def plot_final(results, path: str | None = None):
-    """Final test accuracy per run label, mean with std error bars over seeds."""
+    """Final test accuracy per run label: every seed as a grey dot, the mean as a blue point with a ± std bar and
+    its value beside it, on a scale fitted to the values (a 0.959 vs 0.963 difference stays visible)."""
+    import numpy as np
     groups = _by_label(results)
     labels = list(groups)
-    stats = [_stats([r["test_acc"] for r in groups[k]]) for k in labels]
-    fig, ax = _figure(figsize=(max(5, 1.1 * len(labels) + 2), 4))
-    ax.bar(range(len(labels)), [m for m, _, _ in stats], yerr=[s for _, s, _ in stats], capsize=4, color="C0")
-    for i, (m, s, _) in enumerate(stats):
-        ax.annotate(f"{m:.3f}", (i, m), ha="center", va="bottom", fontsize=8, xytext=(0, 3),
-                    textcoords="offset points")
+    fig, ax = _figure(figsize=(max(5, 1.2 * len(labels) + 2), 4))
+    values = []
+    for i, k in enumerate(labels):
+        accs = [r["test_acc"] for r in groups[k] if r.get("test_acc") is not None]
+        m, s, _ = _stats(accs)
+        s = 0.0 if s != s else s  # one seed: no spread
+        ax.scatter(i + np.linspace(-0.15, 0.15, len(accs)) if len(accs) > 1 else [i], accs, s=16, color="0.55",
+                   zorder=2, label="one seed" if i == 0 else None, gid="seeds")
+        ax.errorbar([i], [m], yerr=[s], fmt="o", ms=7, color="C0", capsize=6, zorder=3,
+                    label="mean ± std" if i == 0 else None)
+        ax.annotate(f"{m:.4f}", (i, m), xytext=(12, 0), textcoords="offset points", va="center", fontsize=8)
+        values += accs + [m - s, m + s]
+    values = [v for v in values if v == v] or [0.0, 1.0]  # no finite accuracy at all: the whole scale
+    lo, hi = min(values), max(values)
+    pad = max(0.15 * (hi - lo), 0.002)
+    ax.set_ylim(max(0.0, lo - pad), hi + pad)
+    ax.set_xlim(-0.6, len(labels) - 0.3)
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1.05)
+    ax.set_xticklabels(labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
+                       fontsize=8)
+    ax.set_ylabel("test accuracy (axis fitted to the values)")
     ax.set_title(f"{results['experiment']}: final test accuracy ({results['profile']})")
     ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     return _finish(fig, path)
 
 
+def header(results) -> str:
+    """Where the results come from, in one line: profile, seeds, device, dates and the fingerprint of the plans
+    (the same as `paddle-cnn run EXP --dry-run` prints; a committed notebook's outputs are checked against it)."""
+    from paddle_cnn.experiments.plans import plans_fingerprint
+    plans = plans_fingerprint(results["identities"]) if results.get("identities") else "unknown"
+    return (f"Profile **{results['profile']}**, {results.get('seeds', 1)} seed(s), device {results.get('device')}, "
+            f"started {results.get('started', '')}, finished {results.get('finished', '(running)')}; "
+            f"plans `{plans}`.")
+
+
 def results_markdown(results) -> str:
-    lines = [f"# {results['experiment']}: {results.get('title', '')}", "",
-             f"Profile **{results['profile']}**, {results.get('seeds', 1)} seed(s), device {results.get('device')}, "
-             f"started {results.get('started', '')}, finished {results.get('finished', '(running)')}.", ""]
+    lines = [f"# {results['experiment']}: {results.get('title', '')}", "", header(results), ""]
     for n in results.get("notes", []):
         lines += [f"> {n}", ""]
     if results.get("runs"):
         lines += ["## Runs (mean ± std over seeds)", "",
-                  Table(summarize(results), ["run", "model", "seeds", "params", "MACs", "epochs", "test acc",
-                                             "test top-2", "best eval acc", "train s"]).to_markdown(), "",
+                  Table(summarize(results), RUN_COLUMNS).to_markdown(), "",
                   "![curves](curves.png) ![final accuracy](final.png)", ""]
     if results.get("timing"):
         lines += ["## Speed (article 004's benchmark: seconds per batch, mean over the timed steps)", "",
-                  Table(results["timing"], ["model", "input", "batch", "forward s/batch", "forward-backward s/batch",
-                                            "forward img/s", "forward-backward img/s", "forward GFLOP/s",
-                                            "forward-backward GFLOP/s", "device"]).to_markdown(), ""]
+                  Table(results["timing"], TIMING_COLUMNS).to_markdown(), ""]
     if results.get("models"):
         lines += ["## Models", "", Table(results["models"], ["model", "input", "params", "macs"]).to_markdown(), ""]
     if results.get("claims"):
         lines += ["## The articles' claims and our figures", "",
-                  Table(results["claims"], ["text", "value", "ours", "verdict", "reason", "source"]).to_markdown(),
+                  Table(results["claims"], CLAIM_COLUMNS + ["source"]).to_markdown(),
                   ""]
     return "\n".join(lines)
+
+
+def show(results) -> None:
+    """Everything about one experiment's results, as a notebook shows it: the header (profile, seeds, plans),
+    notes, the runs (mean ± std over seeds), the curves and final accuracies, the timing and model tables, and
+    every claim of the article with its verdict. Outside Jupyter the same as text (figures are not drawn)."""
+    from paddle_cnn.experiments.verdicts import by_label
+    parts = [("md", f"**{results['experiment']}**: {results.get('title', '')}  \n{header(results)}")]
+    parts += [("md", f"> {n}") for n in results.get("notes", [])]
+    if results.get("runs"):
+        parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds")),
+                  ("figure", plot_curves(results)), ("figure", plot_final(results))]
+        if any(len(runs) < 2 for runs in by_label(results).values()):
+            parts.append(("md", "One seed per run: the plots show no spread; use SEEDS >= 3 to see the noise."))
+    if results.get("timing"):
+        parts.append(("table", Table(results["timing"], TIMING_COLUMNS, "article 004's speed benchmark")))
+    if results.get("models"):
+        parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
+    if results.get("claims"):
+        parts.append(("table", Table(results["claims"], CLAIM_COLUMNS, "the article's claims and our verdicts")))
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+        inline = get_ipython() is not None
+    except ImportError:
+        inline = False
+    for kind, part in parts:
+        if inline:
+            display(Markdown(part) if kind == "md" else part)
+        elif kind != "figure":
+            print(part.to_text() if kind == "table" else part, end="\n\n")
 
 
 def write_report(results, folder: str) -> None:

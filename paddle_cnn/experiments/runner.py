@@ -38,7 +38,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
         results.data["device"] = dev
         for plan in plans:
             if results.done(plan):
-                log(f"{plan.key}: finished earlier, kept")
+                log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
                 continue
             results.add(plan, execute(plan, folder, data, resume, progress, log), data.notes)
         return results.finish()
@@ -104,7 +104,13 @@ def run_callbacks(plan: TrainPlan, folder: str, resume: bool, log) -> list:
     hparams = {"run": plan.label, "model": plan.model, "dataset": plan.data.name,
                **{k: str(v) for k, v in plan.model_kw.items()}}
     return [Checkpointer(checkpoint_dir(folder, plan), identity, resume, log=log),
-            VisualDLLogger(folder, plan.key, hparams)]
+            VisualDLLogger(folder, plan.key, hparams, display_name=display_name(plan))]
+
+
+def display_name(plan: TrainPlan) -> str:
+    """The run's name in VisualDL's run list, which cuts long names at the end: the seed first, so that the seeds
+    of one run stay apart; the experiment last, so that names stay unique over a whole logs folder."""
+    return f"s{plan.seed} {plan.label} · {plan.experiment}"
 
 
 def checkpoint_dir(folder: str, plan: TrainPlan) -> str:
@@ -161,7 +167,7 @@ class Results:
 
     def _refuse(self, what: str, why: str):
         raise ValueError(f"{self.path} holds {what} of another run ({why}); nothing was changed: run without "
-                         "--resume to start afresh, or choose another --logdir")
+                         "--resume (in a notebook: RETRAIN = True) to start afresh, or choose another --logdir")
 
     def done(self, plan) -> bool:
         return self.data["plans_done"].get(plan.key) == plan.fingerprint

@@ -219,8 +219,9 @@ class VisualDLLogger(Callback):
             ("eval/acc", "eval_acc"), ("eval/top2", "eval_top2"), ("lr", "lr"),
             ("throughput/images_per_s", "images_per_s"))
 
-    def __init__(self, logdir: str, run_name: str = "run", hparams: dict | None = None):
+    def __init__(self, logdir: str, run_name: str = "run", hparams: dict | None = None, display_name: str = ""):
         self.path, self.hparams, self.writer = os.path.join(logdir, run_name), dict(hparams or {}), None
+        self.display_name = display_name  # the name VisualDL's run list shows (default: the folder's path)
         self.active = False
 
     def on_fit_start(self, state):
@@ -242,7 +243,7 @@ class VisualDLLogger(Callback):
     def _flush(self, epoch, row, batch_points):
         if self.writer is None:  # opened on the first point: a fit with nothing to log leaves no file
             from visualdl import LogWriter
-            self.writer = LogWriter(logdir=self.path)
+            self.writer = LogWriter(logdir=self.path, display_name=self.display_name)
         for step, value in batch_points:
             self.writer.add_scalar("train/batch_loss", value, step)
         for tag, key in self.TAGS:
