@@ -9,6 +9,8 @@ import json
 import os
 import sys
 
+from paddle_cnn import places
+
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
@@ -37,14 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default=None, help=f"{' | '.join(PROFILES)} (default: $PADDLE_CNN_PROFILE, else "
                                                    f"{GPU_DEFAULT} on a GPU and {CPU_DEFAULT} on a CPU)")
     r.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run (default 1)")
-    r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
-    r.add_argument("--logdir", default="logs", metavar="DIR", help="log directory (default: logs/)")
+    r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: $PADDLE_CNN_DATA, "
+                   "else the checkout's data/; work/data on AI Studio, whose mounted data sets are searched too)")
+    r.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: the checkout's logs/; "
+                   "work/logs on AI Studio)")
     r.add_argument("--resume", action="store_true", help="keep finished runs, resume the interrupted one (only "
                                                           "runs of the same plans: anything else is refused)")
     r.add_argument("--dry-run", action="store_true", help="print the run plans and exit without training")
     rp = sub.add_parser("report", help="rebuild results.md and plots from results.json, without training")
     rp.add_argument("experiment")
-    rp.add_argument("--logdir", default="logs", metavar="DIR")
+    rp.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: as for run)")
     b = sub.add_parser("bench", help="performance: our fit vs paddle.Model.fit, GFLOP/s vs the matmul peak, "
                                      "per-model timings, peak memory")
     b.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tiny", action="store_true", help="a seconds-long version (for tests)")
     d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
     d.add_argument("name", help="mnist-5k, mnist, cifar10 or caltech16")
-    d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: data/)")
+    d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: as for run)")
     return p
 
 
@@ -152,6 +156,12 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _shown(path: str) -> str:
+    """A default folder as the user would type it: relative when it lies under the working directory."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 COMMANDS = {"bench": cmd_bench, "list": cmd_list, "summary": cmd_summary, "data": cmd_data, "run": cmd_run, "report": cmd_report}
 
 
@@ -160,6 +170,8 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "logdir", "") is None:
+            args.logdir = _shown(places.default_logdir())
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
             from paddle_cnn.device import user_threads
             user_threads()
@@ -171,6 +183,8 @@ def main(argv=None) -> int:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"paddle-cnn: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `paddle-cnn summary vgg16 | head` (an OSError: caught first)
+        return 0
     except OSError as e:  # disk full, file too large, permissions, mid-run
         where = f" ({e.filename})" if e.filename else ""
         print(f"paddle-cnn: error: {e.strerror or e}{where}; finished epochs are kept: free space or choose "
@@ -182,8 +196,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("paddle-cnn: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `paddle-cnn summary vgg16 | head`
-        return 0
 
 
 if __name__ == "__main__":

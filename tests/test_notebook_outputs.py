@@ -1,36 +1,141 @@
-"""The notebooks as a user sees them: executed by a real kernel (nbclient), their plots are in the outputs, not
-only in files (once, a backend switch made every plot vanish from executed notebooks under a green nbmake)."""
+"""The notebooks as a user meets them: executed by a real kernel through papermill (which drives the cell tagged
+`parameters`), their plots and verdicts are in the outputs, not only in files (once, a backend switch made every
+plot vanish from executed notebooks under a green nbmake); the committed outputs come from today's quick-profile
+plans; AI Studio's layout is found. The checks that used to sit in the notebooks' last cells live here."""
+import json
 import os
 import pathlib
+import re
 
 import pytest
 
-NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+from paddle_cnn.experiments.plans import TrainPlan, plan_experiment, plans_fingerprint
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EXPERIMENTS = {"01_bn_ablation_cifar10": ["bn-ablation"], "02_lenet_alexnet_mnist": ["lenet-mnist", "alexnet-mnist"],
+               "03_pool_vs_stride2_mnist": ["pool-vs-stride"], "04_classic_models_caltech16": ["classic-caltech16"],
+               "05_cnn_tricks_caltech16": ["tricks-caltech16"], "06_vgg16_cifar10": ["vgg16-cifar10"]}
+COMMITTED_EXECUTED = ("02_lenet_alexnet_mnist", "03_pool_vs_stride2_mnist")  # data embedded: outputs committed
+HEADER = re.compile(r"^\*\*(?P<exp>[\w-]+)\*\*:.*Profile \*\*(?P<profile>\w+)\*\*, (?P<seeds>\d+) seed\(s\).*plans "
+                    r"`(?P<plans>\w+)`", re.S)
+
+
+def outputs(nb):
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
 
 
 def images(nb) -> int:
-    return sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-               for out in cell.get("outputs", []))
+    return sum("image/png" in out.get("data", {}) for out in outputs(nb))
 
 
-def test_an_executed_experiment_notebook_shows_its_plots(monkeypatch):
+def headers(nb) -> dict:
+    """experiment -> the header show() displayed for it (profile, seeds, fingerprint of the plans)."""
+    found = {}
+    for out in outputs(nb):
+        m = HEADER.match(out.get("data", {}).get("text/markdown", ""))
+        if m:
+            found[m["exp"]] = m.groupdict()
+    return found
+
+
+def claims_shown(nb) -> list[str]:
+    """The verdict column of every claims table the notebook displayed (its HTML, as Jupyter renders it)."""
+    rows = []
+    for out in outputs(nb):
+        html = out.get("data", {}).get("text/html", "")
+        if "the article&#x27;s claims" in html or "the article's claims" in html:
+            head = re.findall(r"<th>(.*?)</th>", html)
+            for tr in re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>")[1]):
+                rows.append(re.findall(r"<td[^>]*>(.*?)</td>", tr)[head.index("verdict")])
+    return rows
+
+
+def execute(name: str, **parameters):
+    papermill = pytest.importorskip("papermill")
+    return papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), None, parameters=parameters,
+                                      kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_an_executed_notebook_shows_plots_and_verdicts_of_what_it_saved(name):
+    """Executed as papermill runs it (smoke, the default log folder: a later nbmake run reuses these runs), each
+    experiment shows its header, >= 2 plots and its claims; the verdicts shown are results.json's, and every run
+    trained the epochs its plan says, with finite losses that fell in at least one run."""
+    nb = execute(name, PROFILE="smoke")
+    assert not [o for o in outputs(nb) if o.output_type == "error"]
+    shown = headers(nb)
+    assert sorted(shown) == sorted(EXPERIMENTS[name])
+    assert images(nb) >= 2 * len(EXPERIMENTS[name])
+    logdir = ROOT / "logs" / "smoke"
+    verdicts = []
+    for exp in EXPERIMENTS[name]:
+        saved = json.loads((logdir / exp / "results.json").read_text())
+        plans = {p.key: p for p in plan_experiment(exp, "smoke", 1)}
+        assert shown[exp]["profile"] == "smoke" and shown[exp]["plans"] == plans_fingerprint(saved["identities"]) \
+            == plans_fingerprint({k: p.identity() for k, p in plans.items()})
+        verdicts += [c["verdict"] for c in saved["claims"]]
+        for r in saved["runs"]:
+            assert r["epochs"] == plans[r["run"]].config.epochs, r["run"]
+            assert all(v == v and abs(v) < 1e6 for v in r["history"]["train_loss"]), r["run"]
+        assert any(r["history"]["train_loss"][-1] < r["history"]["train_loss"][0] for r in saved["runs"]), exp
+        assert all((logdir / exp / f).stat().st_size > 0 for f in ("curves.png", "final.png", "results.md"))
+    assert claims_shown(nb) == verdicts
+
+
+@pytest.mark.parametrize("name", COMMITTED_EXECUTED)
+def test_committed_outputs_come_from_the_quick_profile_of_todays_plans(name):
+    """What a preview shows: quick-profile results of >= 3 seeds, computed by the plans the experiment has today
+    (a changed setting changes the fingerprint and fails this until `make notebooks` re-runs), with the plots."""
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
-    nb = nbformat.read(NOTEBOOKS / "03_pool_vs_stride2_mnist.ipynb", as_version=4)
-    for cell in nb.cells:
-        cell.pop("outputs", None) if cell.cell_type != "code" else cell.update(outputs=[])
-    assert images(nb) == 0
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    assert images(nb) >= 2  # the curves and the final accuracies
-    saved = NOTEBOOKS.parent / "logs" / "smoke" / "pool-vs-stride"
-    assert all(os.path.getsize(saved / f) > 0 for f in ("curves.png", "final.png"))  # and on disk
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    shown = headers(nb)
+    assert sorted(shown) == sorted(EXPERIMENTS[name])
+    for exp, h in shown.items():
+        seeds = int(h["seeds"])
+        assert h["profile"] == "quick" and seeds >= 3, (exp, h)
+        plans = plan_experiment(exp, "quick", seeds)
+        assert h["plans"] == plans_fingerprint({p.key: p.identity() for p in plans}), \
+            f"{name}: the outputs of {exp} come from other plans: run `make notebooks`"
+    assert images(nb) >= 2 * len(shown)
+    assert not [o for o in outputs(nb) if o.output_type == "error"]
+    assert all(c.get("outputs") for c in nb.cells if c.cell_type == "code" and "parameters" not in
+               c.metadata.get("tags", []))
 
 
-def test_the_committed_arithmetic_notebook_shows_its_scatter():
+@pytest.mark.parametrize("name", COMMITTED_EXECUTED)
+def test_findings_quote_only_figures_of_the_committed_run(name):
+    """'What we found' is written from the run above it: every figure it quotes is in the notebook's outputs."""
     nbformat = pytest.importorskip("nbformat")
-    assert images(nbformat.read(NOTEBOOKS / "00_layer_arithmetic.ipynb", as_version=4)) >= 1
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    found = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## What we found"))
+    text = "\n".join(json.dumps(o.get("data", {})) + str(o.get("text", "")) for o in outputs(nb))
+    quoted = re.findall(r"\d\.\d{4}", found)
+    assert quoted, "the findings quote no figure of the run"
+    assert [q for q in quoted if q not in text] == []
+
+
+def test_notebooks_without_their_data_here_are_committed_without_outputs():
+    """A smoke run's numbers say nothing about the article: such outputs are never committed."""
+    nbformat = pytest.importorskip("nbformat")
+    for name in sorted(set(EXPERIMENTS) - set(COMMITTED_EXECUTED)):
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        assert not outputs(nb), name
+        assert "## Data this notebook needs" in nb.cells[1].source, name
+
+
+def test_the_committed_arithmetic_notebook_equals_a_fresh_execution():
+    """Notebook 00 needs no data or training: its committed tables must be what the package computes today."""
+    nbformat = pytest.importorskip("nbformat")
+    committed = nbformat.read(NOTEBOOKS / "00_layer_arithmetic.ipynb", as_version=4)
+    fresh = execute("00_layer_arithmetic")
+
+    def texts(nb):
+        return [json.dumps({k: v for k, v in o.get("data", {}).items() if k in ("text/html", "text/markdown")})
+                + (o.get("text", "") if o.get("name") == "stdout" else "") for o in outputs(nb)
+                if o.output_type != "stream" or o.get("name") == "stdout"]
+    assert texts(committed) == texts(fresh)
+    assert images(committed) >= 1
 
 
 def test_every_notebook_has_a_parameters_cell():
@@ -42,3 +147,50 @@ def test_every_notebook_has_a_parameters_cell():
         assert len(cells) == 1, path.name
         body = ast.parse(cells[0].source).body
         assert body and all(isinstance(node, ast.Assign) for node in body), path.name
+
+
+def test_a_notebook_on_ai_studio_finds_the_mounted_data_and_writes_under_work(tmp_path, monkeypatch):
+    """A folder laid out like AI Studio: CIFAR-10's tarball in a mounted data set (read-only, as mounts are
+    treated: nothing may be written there) and work/. Notebook 01 with its defaults finds the tarball by its name,
+    trains on it (no generated stand-in) and writes logs and checkpoints under work/logs."""
+    from paddle_cnn.data import fake
+    mount = tmp_path / "data" / "data10954"
+    fake.make("cifar10", str(mount))
+    (tmp_path / "work").mkdir()
+    for folder in (mount, mount.parent):
+        folder.chmod(0o555)
+    monkeypatch.setenv("PADDLE_CNN_AISTUDIO_ROOT", str(tmp_path))
+    monkeypatch.delenv("PADDLE_CNN_DATA", raising=False)
+    try:
+        nb = execute("01_bn_ablation_cifar10", PROFILE="smoke")
+    finally:
+        for folder in (mount, mount.parent):
+            folder.chmod(0o755)
+    assert images(nb) >= 2
+    saved = json.loads((tmp_path / "work" / "logs" / "smoke" / "bn-ablation" / "results.json").read_text())
+    assert not [n for n in saved["notes"] if "generated" in n], saved["notes"]
+    assert len(saved["runs"]) == 2
+    assert (tmp_path / "work" / "logs" / "smoke" / "bn-ablation" / "_checkpoints").is_dir()
+    assert sorted(os.listdir(mount)) == ["cifar-10-python.tar.gz"]
+
+
+def test_ai_studio_list_files_and_folders_are_found_by_name(tmp_path, monkeypatch):
+    """Caltech as AI Studio's list files one folder inside a mounted data set, MNIST's idx files at a mount's top;
+    without AI Studio's folders nothing is searched."""
+    from paddle_cnn import places
+    from paddle_cnn.data import fake, load_dataset
+    fake.make_aistudio_lists(str(tmp_path / "data" / "data22612" / "unpacked"))
+    fake.make("mnist", str(tmp_path / "data" / "data65"))
+    mnist_top = tmp_path / "data" / "data65" / "mnist"
+    for f in os.listdir(mnist_top):
+        os.rename(mnist_top / f, tmp_path / "data" / "data65" / f)
+    monkeypatch.setenv("PADDLE_CNN_AISTUDIO_ROOT", str(tmp_path))
+    assert places.aistudio_root() is None  # no work/ yet: not AI Studio
+    (tmp_path / "work").mkdir()
+    assert places.default_logdir() == str(tmp_path / "work" / "logs")
+    empty = str(tmp_path / "work" / "data")
+    assert places.data_folder("caltech16", empty) == str(tmp_path / "data" / "data22612" / "unpacked")
+    assert places.data_folder("mnist", empty) == str(tmp_path / "data" / "data65")
+    assert len(load_dataset("caltech16", empty, size=32)["train"]) > 0
+    assert len(load_dataset("mnist", empty)["test"]) > 0
+    assert places.data_folder("cifar10", empty) == empty  # missing everywhere: the loader names what to get

@@ -20,8 +20,9 @@ DATASETS = {
 
 
 def default_data_dir() -> str:
-    """$PADDLE_CNN_DATA, else data/ (relative to the working directory)."""
-    return os.environ.get("PADDLE_CNN_DATA") or "data"
+    """$PADDLE_CNN_DATA, else work/data on AI Studio, else the checkout's data/ (see paddle_cnn.places)."""
+    from paddle_cnn.places import default_data_dir as where
+    return where()
 
 
 def _check_name(name: str) -> None:
@@ -45,14 +46,16 @@ def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = N
         folder = os.path.join(data_dir, "mnist-5k")
         folder = folder if os.path.isdir(folder) else embedded_dir()
         return {s: load_mnist(folder, s, "mnist-5k") for s in ("train", "test")}
+    from paddle_cnn.places import data_folder
+    folder = data_folder(name, data_dir)  # data_dir, or an AI Studio data set holding the files
     if name == "mnist":
         from paddle_cnn.data.mnist import load_mnist
-        return {s: load_mnist(os.path.join(data_dir, "mnist"), s, "mnist", download) for s in ("train", "test")}
+        return {s: load_mnist(folder, s, "mnist", download) for s in ("train", "test")}
     if name == "cifar10":
         from paddle_cnn.data.cifar import load_cifar10
-        return {s: load_cifar10(data_dir, s, download) for s in ("train", "test")}
+        return {s: load_cifar10(folder, s, download) for s in ("train", "test")}
     from paddle_cnn.data.caltech import load_caltech16
-    return {s: load_caltech16(data_dir, s, size or 224, progress) for s in ("train", "eval", "test")}
+    return {s: load_caltech16(folder, s, size or 224, progress) for s in ("train", "eval", "test")}
 
 
 def prepare(name: str, data_dir: str | None = None) -> list[str]:

@@ -5,7 +5,8 @@ The names below are imported on first use, so reading the definitions (the CLI's
 not load paddle."""
 _PUBLIC = {"EXPERIMENTS": "definitions", "PROFILES": "definitions", "Claim": "definitions",
            "Experiment": "definitions", "Run": "definitions", "get_experiment": "definitions",
-           "TrainPlan": "plans", "plan_experiment": "plans", "run_experiment": "runner"}
+           "TrainPlan": "plans", "plan_experiment": "plans", "run_experiment": "runner",
+           "show": "report", "notebook_settings": "notebook"}
 __all__ = sorted(_PUBLIC)
 
 

@@ -223,8 +223,10 @@ def show(results) -> None:
     """Everything about one experiment's results, as a notebook shows it: the header (profile, seeds, plans),
     notes, the runs (mean ± std over seeds), the curves and final accuracies, the timing and model tables, and
     every claim of the article with its verdict. Outside Jupyter the same as text (figures are not drawn)."""
+    from paddle_cnn.experiments.definitions import get_experiment
     from paddle_cnn.experiments.verdicts import by_label
-    parts = [("md", f"**{results['experiment']}**: {results.get('title', '')}  \n{header(results)}")]
+    parts = [("md", f"**{results['experiment']}**: {results.get('title', '')}  \nSource: "
+                    f"{get_experiment(results['experiment']).source}  \n{header(results)}")]
     parts += [("md", f"> {n}") for n in results.get("notes", [])]
     if results.get("runs"):
         parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds")),

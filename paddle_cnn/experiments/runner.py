@@ -20,19 +20,26 @@ from paddle_cnn.training.checkpoint import atomic_write_text
 
 
 def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_dir: str | None = None,
-                   logdir: str = "logs", resume: bool = False, progress: bool | None = None, log=print) -> dict:
-    """Run every plan of experiment `name` (see plans.plan_experiment) and return the results (as results.json)."""
+                   logdir: str | None = None, resume: bool = False, progress: bool | None = None, log=print,
+                   reuse: bool = False) -> dict:
+    """Run every plan of experiment `name` (see plans.plan_experiment) and return the results (as results.json).
+
+    resume: keep finished runs and continue interrupted ones, refusing (one line, nothing changed) anything in the
+    folder that another plan wrote. reuse (the notebooks' default): keep finished runs and continue interrupted
+    ones of the same plans, and train afresh, saying so, those whose plan changed. Neither: start afresh.
+    logdir None: the checkout's logs/ (work/logs on AI Studio)."""
+    from paddle_cnn.places import default_logdir
     plans = plan_experiment(name, profile, seeds)
     dev = device.setup()  # device, threads (a bad thread variable is one line here)
     exp = get_experiment(name)
-    folder = os.path.join(logdir, exp.name)
+    folder = os.path.join(logdir or default_logdir(), exp.name)
     data = DataCache(data_dir, folder)
     for plan in plans:  # missing or corrupt data: one line before anything is written
         if isinstance(plan, TrainPlan) and not plan.data.generated_ok:
             data.splits(plan)
     check_writable(folder)
     with RunLock(folder):
-        results = Results(exp, plans, folder, resume)
+        results = Results(exp, plans, folder, resume, reuse, log)
         if resume:
             check_checkpoints(plans, folder, data)
         results.data["device"] = dev
@@ -40,7 +47,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_d
             if results.done(plan):
                 log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
                 continue
-            results.add(plan, execute(plan, folder, data, resume, progress, log), data.notes)
+            go_on = resume or (reuse and own_checkpoint(plan, folder, data, log))
+            results.add(plan, execute(plan, folder, data, go_on, progress, log), data.notes)
         return results.finish()
 
 
@@ -128,12 +136,27 @@ def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
             ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
 
 
+def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
+    """reuse: whether the plan has an interrupted checkpoint of its own to continue (another plan's is replaced)."""
+    from paddle_cnn.arithmetic.tables import arithmetic_only_init
+    if not isinstance(plan, TrainPlan) or not ckpt.latest(checkpoint_dir(folder, plan)):
+        return False
+    with arithmetic_only_init():
+        model, _ = build_model(plan, data.splits(plan))
+    try:
+        ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
+        return True
+    except ckpt.CheckpointError:
+        log(f"{plan.key}: its checkpoint came from another plan: trained afresh")
+        return False
+
+
 class Results:
     """results.json of one experiment: the rows of its plans, kept on --resume only when they were computed by
     the same plans (anything else is one line, nothing changed), rewritten atomically after every plan.
     'identities' holds every plan's identity, 'plans_done' the fingerprint of each finished plan."""
 
-    def __init__(self, exp, plans: list, folder: str, resume: bool):
+    def __init__(self, exp, plans: list, folder: str, resume: bool, reuse: bool = False, log=print):
         self.exp, self.plans, self.path = exp, plans, os.path.join(folder, "results.json")
         self.folder = folder
         self.data = {"experiment": exp.name, "title": exp.title, "profile": plans[0].profile,
@@ -143,6 +166,8 @@ class Results:
                      "identities": {p.key: p.identity() for p in plans}, "plans_done": {}}
         if resume and os.path.exists(self.path):
             self._keep(self._read())
+        elif reuse and os.path.exists(self.path):
+            self._reuse(self._read(), log)
 
     def _read(self) -> dict:
         try:
@@ -164,6 +189,23 @@ class Results:
         for k in ("runs", "timing", "models", "arithmetic", "notes", "plans_done"):
             if k in old:
                 self.data[k] = old[k]
+
+    def _reuse(self, old: dict, log) -> None:
+        """Keep what plans of today computed; name what another plan computed (it is trained again)."""
+        wanted = {p.key: p for p in self.plans}
+        same = {k for k, fp in old.get("plans_done", {}).items() if k in wanted and wanted[k].fingerprint == fp}
+        for key, identity in old.get("identities", {}).items():
+            if key in old.get("plans_done", {}) and key not in same:
+                why = (ckpt.describe_differences(identity, wanted[key].identity()) if key in wanted
+                       else "not a plan of this run")
+                log(f"{key}: the earlier result came from another plan ({why}): not reused")
+        self.data["plans_done"] = {k: old["plans_done"][k] for k in same}
+        self.data["runs"] = [r for r in old.get("runs", []) if r.get("run") in same
+                             and r.get("fingerprint") == wanted[r["run"]].fingerprint]
+        for key, fields in (("timing", ("timing",)), ("arithmetic", ("models", "arithmetic"))):
+            if key in same:
+                self.data.update({f: old[f] for f in fields if f in old})
+        self.data["notes"] += [n for n in old.get("notes", []) if n not in self.data["notes"] and same]
 
     def _refuse(self, what: str, why: str):
         raise ValueError(f"{self.path} holds {what} of another run ({why}); nothing was changed: run without "

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from paddle_cnn.training import checkpoint as ckpt
 from paddle_cnn.training.config import OPTIMIZER_SLOTS
@@ -79,21 +80,60 @@ class NaNCheck(Callback):
             raise NonFiniteLoss(f"in epoch {state.epoch + 1} at step {first + bad[0] + 1}")
 
 
+class KernelBar:
+    """A progress line in a Jupyter kernel, redrawn in place through a display handle: the notebook keeps only its
+    last state (one line per run, readable in any preview), with no widget state to save."""
+
+    def __init__(self, desc: str, total: int, initial: int = 0):
+        from IPython.display import display
+        self.desc, self.total, self.n, self.postfix, self.drawn = desc, total, initial, "", 0.0
+        self.t0 = time.monotonic()
+        self.handle = display(self._data(), raw=True, display_id=True)
+
+    def _data(self) -> dict:
+        frac = self.n / max(self.total, 1)
+        full = int(frac * 24)
+        secs = time.monotonic() - self.t0
+        return {"text/plain": f"{self.desc}  {'█' * full}{'░' * (24 - full)} {frac:4.0%}  {self.n}/{self.total} "
+                              f"steps  {secs:.0f}s  {self.postfix}".rstrip()}
+
+    def update(self, n: int = 1):
+        self.n += n
+        if time.monotonic() - self.drawn > 0.5:
+            self.refresh()
+
+    def set_postfix(self, text: str):
+        self.postfix = text
+        self.refresh()
+
+    def refresh(self):
+        self.drawn = time.monotonic()
+        self.handle.update(self._data(), raw=True)
+
+    close = refresh
+
+
 class Progress(Callback):
-    """A tqdm bar per epoch with the running loss (rank 0), or, when not interactive, one line per epoch."""
+    """Progress of rank 0: in a Jupyter kernel one line per run redrawn in place (KernelBar); in a terminal a
+    tqdm bar per epoch with the running loss; elsewhere (logs, CI) one line per epoch."""
 
     def __init__(self, show: bool | None = None, log=print):
-        self.show = ("ipykernel" in sys.modules or sys.stderr.isatty()) if show is None else show
+        self.kernel = "ipykernel" in sys.modules
+        self.show = (self.kernel or sys.stderr.isatty()) if show is None else show
         self.log, self.bar = log, None
 
     def on_step_begin(self, state):
         if self.show and self.bar is None and state.rank == 0:
+            if self.kernel:
+                self.bar = KernelBar(state.name or "fit", state.config.epochs * state.steps_per_epoch,
+                                     state.epoch * state.steps_per_epoch + state.ep.step)
+                return
             from tqdm.auto import tqdm
             self.bar = tqdm(total=state.steps_per_epoch, desc=f"epoch {state.epoch + 1}/{state.config.epochs}",
                             leave=True, dynamic_ncols=True, initial=state.ep.step)
 
     def on_sync(self, state, losses):
-        if self.bar is not None and len(losses[1]):
+        if self.bar is not None and len(losses[1]) and not self.kernel:
             self.bar.set_postfix(loss=f"{losses[1][-1]:.4f}", refresh=False)
 
     def on_step_end(self, state):
@@ -102,7 +142,10 @@ class Progress(Callback):
 
     def on_epoch_end(self, state):
         r = state.row
-        if self.bar is not None:
+        if isinstance(self.bar, KernelBar):
+            ev = "" if math.isnan(r["eval_acc"]) else f", eval acc {r['eval_acc']:.4f}"
+            self.bar.set_postfix(f"epoch {state.epoch}/{state.config.epochs}: train loss {r['train_loss']:.4f}{ev}")
+        elif self.bar is not None:
             self.bar.set_postfix(loss=f"{r['train_loss']:.4f}", acc=f"{r['train_acc']:.3f}",
                                  eval_acc=f"{r['eval_acc']:.3f}")
             self.close()

@@ -1,0 +1,68 @@
+"""Where data sets are found and where runs are written: the checkout's data/ and logs/, or $PADDLE_CNN_DATA, or on
+Baidu AI Studio its mounted data sets and its persistent work/ folder.
+
+AI Studio (detected by its folders; $PADDLE_CNN_AISTUDIO_ROOT points elsewhere, e.g. for tests): data sets added
+to a project are mounted at /home/aistudio/data/dataNNNNN/ and reset when the environment restarts, while
+/home/aistudio/work persists. There, a data set missing from the data folder is looked for in every mounted data
+set by its file names, and downloads, logs and checkpoints go under work/.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+AISTUDIO_HOME = "/home/aistudio"
+
+# the files that identify a data set in a folder, as (path inside the folder, the folder its loader takes)
+MARKERS = {
+    "mnist": (("mnist/train-images-idx3-ubyte.gz", "mnist"), ("train-images-idx3-ubyte.gz", "")),
+    "cifar10": (("cifar-10-python.tar.gz", ""),),
+    "caltech16": (("caltech16/Train.txt", ""), ("Train.txt", ""), ("101_ObjectCategories", ""),
+                  ("caltech-101/101_ObjectCategories", "")),
+}
+
+
+def checkout() -> str:
+    """The folder holding the paddle_cnn package (the clone's root)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def aistudio_root() -> str | None:
+    """AI Studio's home folder when this runs there (it has data/ and work/), else None."""
+    root = os.environ.get("PADDLE_CNN_AISTUDIO_ROOT") or AISTUDIO_HOME
+    return root if all(os.path.isdir(os.path.join(root, d)) for d in ("data", "work")) else None
+
+
+def default_data_dir() -> str:
+    """$PADDLE_CNN_DATA, else work/data on AI Studio (downloads persist there), else the checkout's data/."""
+    if os.environ.get("PADDLE_CNN_DATA"):
+        return os.environ["PADDLE_CNN_DATA"]
+    root = aistudio_root()
+    return os.path.join(root, "work", "data") if root else os.path.join(checkout(), "data")
+
+
+def default_logdir() -> str:
+    """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/."""
+    root = aistudio_root()
+    return os.path.join(root, "work", "logs") if root else os.path.join(checkout(), "logs")
+
+
+def mounted_folders() -> list[str]:
+    """AI Studio's mounted data sets, data/data*/, and the folders one level inside them (an unpacked archive)."""
+    root = aistudio_root()
+    if not root:
+        return []
+    tops = sorted(d for d in glob.glob(os.path.join(root, "data", "data*")) if os.path.isdir(d))
+    return [f for top in tops for f in [top] + sorted(d for d in glob.glob(os.path.join(top, "*"))
+                                                      if os.path.isdir(d))]
+
+
+def data_folder(name: str, data_dir: str) -> str:
+    """The folder a loader of `name` reads: in data_dir when its files are there (or nowhere: the loader then
+    says what is missing, or downloads into it), else in the first AI Studio data set that holds them."""
+    markers = MARKERS.get(name, ())
+    for folder in [data_dir] + mounted_folders():
+        for path, sub in markers:
+            if os.path.exists(os.path.join(folder, path)):
+                return os.path.join(folder, sub) if sub else folder
+    return os.path.join(data_dir, "mnist") if name == "mnist" else data_dir
