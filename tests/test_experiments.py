@@ -121,3 +121,27 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path):
         with pytest.raises(ValueError, match="another run is using .* \\(locked\\)"):
             run_experiment("pool-vs-stride", "smoke", logdir=str(tmp_path), log=lambda *a: None)
     assert not (folder / "results.json").exists()
+
+
+def test_reuse_keeps_runs_of_the_same_plans_and_retrains_changed_ones(tmp_path, monkeypatch):
+    """The notebooks' default (RETRAIN = False): finished runs of unchanged plans are reused and said so; a run
+    whose plan changed (here its learning rate) is trained again, saying what changed; new seeds are trained."""
+    import dataclasses
+    kw = dict(data_dir=None, logdir=str(tmp_path), progress=False)
+    first = run_experiment("pool-vs-stride", "smoke", seeds=1, **kw, log=lambda *a: None)
+    lines = []
+    more = run_experiment("pool-vs-stride", "smoke", seeds=2, reuse=True, **kw, log=lines.append)
+    reused = [l for l in lines if "reused, not retrained" in l]
+    assert sorted(l.split(":")[0] for l in reused) == ["lenet-s0", "lenet_nopool-s0"]
+    assert sorted(r["run"] for r in more["runs"]) == ["lenet-s0", "lenet-s1", "lenet_nopool-s0", "lenet_nopool-s1"]
+    assert {r["run"]: r["test_acc"] for r in more["runs"] if r["seed"] == 0} == \
+        {r["run"]: r["test_acc"] for r in first["runs"]}
+    exp = EXPERIMENTS["pool-vs-stride"]
+    monkeypatch.setitem(EXPERIMENTS, "pool-vs-stride", dataclasses.replace(exp, train={**exp.train, "lr": 2e-3}))
+    lines = []
+    changed = run_experiment("pool-vs-stride", "smoke", seeds=2, reuse=True, **kw, log=lines.append)
+    assert not [l for l in lines if "reused, not retrained" in l]
+    assert any(l.startswith("lenet-s0: the earlier result came from another plan") and "lr" in l for l in lines)
+    assert all(r["settings"]["lr"] == 2e-3 for r in changed["runs"]) and len(changed["runs"]) == 4
+    on_disk = json.loads((tmp_path / "pool-vs-stride" / "results.json").read_text())
+    assert sorted(on_disk["plans_done"]) == sorted(r["run"] for r in changed["runs"])
