@@ -42,6 +42,8 @@ ARITH = "tests/test_arithmetic_property.py"
 METRICS = "tests/test_metrics.py"
 ATOMIC = "tests/test_atomic.py"
 REPORT = "tests/test_report.py"
+NB03 = ("tests/test_notebook_outputs.py::test_an_executed_notebook_shows_plots_and_verdicts_of_what_it_saved"
+        "[03_pool_vs_stride2_mnist]")
 DATA = "tests/test_data.py"
 
 MUTATIONS = [
