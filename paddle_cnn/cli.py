@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "experiments.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    sub.add_parser("list", help="registered models and data sets")
+    sub.add_parser("list", help="models, experiments, profiles and data sets")
     s = sub.add_parser("summary", help="per-layer table: output shape, weights, bias, params, MACs")
     s.add_argument("model", help="a registered model name (see `paddle-cnn list`)")
     s.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (default: the model's native input)")

@@ -41,6 +41,9 @@ def test_bn_ablation_smoke_writes_one_entry_per_run_and_seed(tmp_path):
         assert {"run", "model", "seed", "params", "epochs", "test_acc", "train_seconds", "history"} <= set(r)
         assert len(r["history"]["eval_acc"]) == r["epochs"] == 2
     assert any("generated files in the real format" in n for n in on_disk["notes"])
+    from paddle_cnn.experiments.report import summarize
+    assert {r["train_images"] for r in on_disk["runs"]} == {200} and {r["test_images"] for r in on_disk["runs"]} == {60}  # the generated test batch: 60 images
+    assert {row["images"] for row in summarize(on_disk)} == {"200 train / 60 test"}
     weights = next(c for c in on_disk["claims"] if c["metric"] == "weights")
     assert weights["ours"] == 89_500 and weights["verdict"] == "reproduced"
     assert {c["verdict"] for c in on_disk["claims"] if c["metric"] != "weights"} == {"not comparable at this profile"}
@@ -53,7 +56,7 @@ def test_bn_ablation_smoke_writes_one_entry_per_run_and_seed(tmp_path):
     reader.load_new_data()
     runs = get_runs(reader)
     assert len(runs) == 4 and len({r[:16] for r in runs}) == 4, runs
-    assert all("bn-ablation" in r for r in runs)
+    assert all(r.endswith("· bn-ablation (smoke)") for r in runs)  # unique beside the same runs of other profiles
     assert res["profile"] == "smoke"
 
 
@@ -129,8 +132,12 @@ def test_reuse_keeps_runs_of_the_same_plans_and_retrains_changed_ones(tmp_path, 
     import dataclasses
     kw = dict(data_dir=None, logdir=str(tmp_path), progress=False)
     first = run_experiment("pool-vs-stride", "smoke", seeds=1, **kw, log=lambda *a: None)
+    import time
+    time.sleep(1.1)  # a later second on the clock
     lines = []
     more = run_experiment("pool-vs-stride", "smoke", seeds=2, reuse=True, **kw, log=lines.append)
+    assert more["started"] == first["started"]  # when the kept runs began, not when they were reused
+    assert not [n for n in first["notes"] if n.startswith("quick:")]  # the quick profile's note is not smoke's
     reused = [l for l in lines if "reused, not retrained" in l]
     assert sorted(l.split(":")[0] for l in reused) == ["lenet-s0", "lenet_nopool-s0"]
     assert sorted(r["run"] for r in more["runs"]) == ["lenet-s0", "lenet-s1", "lenet_nopool-s0", "lenet_nopool-s1"]

@@ -103,14 +103,17 @@ def test_committed_outputs_come_from_the_quick_profile_of_todays_plans(name):
                c.metadata.get("tags", []))
 
 
-@pytest.mark.parametrize("name", COMMITTED_EXECUTED)
+@pytest.mark.parametrize("name", ("00_layer_arithmetic",) + COMMITTED_EXECUTED)
 def test_findings_quote_only_figures_of_the_committed_run(name):
-    """'What we found' is written from the run above it: every figure it quotes is in the notebook's outputs."""
+    """'What we found' is written from the run above it: every figure it quotes (accuracies to 4 places, counts
+    with thousands separators) is in the notebook's outputs."""
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    found = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## What we found"))
-    text = "\n".join(json.dumps(o.get("data", {})) + str(o.get("text", "")) for o in outputs(nb))
-    quoted = re.findall(r"\d\.\d{4}", found)
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and
+                 c.source.startswith("## What we found"))
+    found = "\n".join(c.source for c in nb.cells[start:] if c.cell_type == "markdown")
+    text = "\n".join(json.dumps(o.get("data", {}), ensure_ascii=False) + str(o.get("text", "")) for o in outputs(nb))
+    quoted = re.findall(r"\d\.\d{4}|\d{1,3}(?:,\d{3})+", found)
     assert quoted, "the findings quote no figure of the run"
     assert [q for q in quoted if q not in text] == []
 

@@ -193,7 +193,7 @@ MUTATIONS = [
     M("report: scatter labels placed over each other", "paddle_cnn/experiments/report.py",
       [("                    not any(box.overlaps(b) for b in placed):", "                    True:")], REPORT),
     M("runner: VisualDL names that end in the seed", "paddle_cnn/experiments/runner.py",
-      [('return f"s{plan.seed} {plan.label} · {plan.experiment}"',
+      [('return f"s{plan.seed} {plan.label} · {plan.experiment} ({plan.profile})"',
         'return f"{plan.experiment}/{plan.label}-s{plan.seed}"')],
       "tests/test_experiments.py::test_bn_ablation_smoke_writes_one_entry_per_run_and_seed"),
     M("runner: reuse keeps results of a changed plan", "paddle_cnn/experiments/runner.py",

@@ -37,5 +37,12 @@ def notebook_settings(profile: str | None = None, seeds: int | None = None, data
     seeds = seeds or (1 if profile == FASTEST else SEEDS)
     data_dir = data_dir or default_data_dir()
     logdir = logdir or (os.path.join(default_logdir(), FASTEST) if profile == FASTEST else default_logdir())
-    log(f"profile {profile} ({why}), {seeds} seed(s) per run; data: {data_dir}; logs: {logdir}")
+    log(f"profile {profile} ({why}), {seeds} seed(s) per run; data: {_shown(data_dir)}; logs: {_shown(logdir)}")
     return {"profile": profile, "seeds": seeds, "data_dir": data_dir, "logdir": logdir}
+
+
+def _shown(path: str) -> str:
+    """A folder as the notebook would type it: relative to its working folder when inside the checkout."""
+    from paddle_cnn.places import checkout
+    path = os.path.abspath(path)
+    return os.path.relpath(path) if path.startswith(checkout() + os.sep) else path

@@ -7,8 +7,8 @@ from __future__ import annotations
 from paddle_cnn.experiments.verdicts import by_label as _by_label, stats as _stats, verdicts
 from paddle_cnn.text import Table
 
-RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "epochs", "test acc", "test top-2", "best eval acc",
-               "train s"]
+RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test top-2",
+               "best eval acc", "train s"]
 CLAIM_COLUMNS = ["text", "value", "ours", "verdict", "reason"]
 TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
                   "forward-backward img/s", "forward GFLOP/s", "forward-backward GFLOP/s", "device"]
@@ -123,7 +123,9 @@ def summarize(results) -> list[dict]:
     rows = []
     for label, runs in _by_label(results).items():
         row = {"run": label, "model": runs[0]["model"], "seeds": len(runs), "params": runs[0]["params"],
-               "MACs": runs[0]["macs"], "epochs": runs[0]["epochs"]}
+               "MACs": runs[0]["macs"], "epochs": runs[0]["epochs"],
+               "images": (f"{runs[0]['train_images']:,} train / {runs[0]['test_images']:,} test"
+                          if "train_images" in runs[0] else "")}
         for key, col in (("test_acc", "test acc"), ("test_top2", "test top-2"), ("best_eval_acc", "best eval acc"),
                          ("train_seconds", "train s")):
             m, s, _ = _stats([r.get(key) for r in runs])
@@ -152,7 +154,9 @@ def plot_curves(results, path: str | None = None):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{results['experiment']} ({results['profile']} profile, mean and range over seeds)")
+    seeds = max((len(r) for r in _by_label(results).values()), default=1)
+    fig.suptitle(f"{results['experiment']} ({results['profile']} profile, "
+                 + ("mean and range over seeds)" if seeds > 1 else "one seed: no spread)"))
     return _finish(fig, path)
 
 

@@ -89,7 +89,7 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
     device.seed_everything(plan.seed)
     model, shape = build_model(plan, splits)
     table = layer_table(model, shape, plan.model)
-    log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set)} train / {len(held)} eval images, "
+    log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set):,} train / {len(held):,} eval images, "
         f"{'x'.join(map(str, shape))}), {c.epochs} epochs")
     t0 = time.perf_counter()
     hist = fit(model, train_set, held, c, run_callbacks(plan, folder, resume, log), name=plan.key,
@@ -101,6 +101,7 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
             "params": count_params(model), "weights": table.totals["weights"], "macs": table.totals["macs"],
             "epochs": len(hist["train_loss"]), "test_acc": ev["acc"], "test_top2": ev["top2"],
             "best_eval_acc": max(hist["eval_acc"]), "train_seconds": seconds, "num_classes": len(train_set.classes),
+            "train_images": len(train_set), "test_images": len(test),
             "history": hist, "settings": {**c.as_dict(), "dataset": d.name, "train_subset": d.train_subset,
                                           "test_subset": d.test_subset}}
 
@@ -117,8 +118,9 @@ def run_callbacks(plan: TrainPlan, folder: str, resume: bool, log) -> list:
 
 def display_name(plan: TrainPlan) -> str:
     """The run's name in VisualDL's run list, which cuts long names at the end: the seed first, so that the seeds
-    of one run stay apart; the experiment last, so that names stay unique over a whole logs folder."""
-    return f"s{plan.seed} {plan.label} · {plan.experiment}"
+    of one run stay apart; experiment and profile last, so that names stay unique over a whole logs folder (smoke
+    runs live in logs/smoke beside the real ones)."""
+    return f"s{plan.seed} {plan.label} · {plan.experiment} ({plan.profile})"
 
 
 def checkpoint_dir(folder: str, plan: TrainPlan) -> str:
@@ -151,6 +153,14 @@ def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
         return False
 
 
+def notes_for(exp, profile: str) -> list[str]:
+    """The experiment's notes that apply under `profile`: a note that begins with another profile's name and a
+    colon ("quick: ...") speaks only of that profile."""
+    from paddle_cnn.experiments.definitions import PROFILES
+    other = tuple(f"{p}:" for p in PROFILES if p != profile)
+    return [exp.notes] if exp.notes and not exp.notes.startswith(other) else []
+
+
 class Results:
     """results.json of one experiment: the rows of its plans, kept on --resume only when they were computed by
     the same plans (anything else is one line, nothing changed), rewritten atomically after every plan.
@@ -161,7 +171,7 @@ class Results:
         self.folder = folder
         self.data = {"experiment": exp.name, "title": exp.title, "profile": plans[0].profile,
                      "seeds": len({p.seed for p in plans if isinstance(p, TrainPlan)}) or 1, "runs": [],
-                     "claims": [], "notes": [exp.notes] if exp.notes else [], "device": "",
+                     "claims": [], "notes": notes_for(exp, plans[0].profile), "device": "",
                      "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                      "identities": {p.key: p.identity() for p in plans}, "plans_done": {}}
         if resume and os.path.exists(self.path):
@@ -186,7 +196,7 @@ class Results:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
             if ckpt.fingerprint(identity) != wanted[key].fingerprint:
                 self._refuse(key, ckpt.describe_differences(identity, wanted[key].identity()))
-        for k in ("runs", "timing", "models", "arithmetic", "notes", "plans_done"):
+        for k in ("runs", "timing", "models", "arithmetic", "notes", "plans_done", "started"):
             if k in old:
                 self.data[k] = old[k]
 
@@ -206,6 +216,8 @@ class Results:
             if key in same:
                 self.data.update({f: old[f] for f in fields if f in old})
         self.data["notes"] += [n for n in old.get("notes", []) if n not in self.data["notes"] and same]
+        if same and old.get("started"):  # the kept runs began then
+            self.data["started"] = old["started"]
 
     def _refuse(self, what: str, why: str):
         raise ValueError(f"{self.path} holds {what} of another run ({why}); nothing was changed: run without "

@@ -104,7 +104,7 @@ def _compare(c, mine, theirs, note, profile) -> dict:
                                    else "difference beyond 2 standard errors")
     if not profile.comparable and verdict in ("reproduced", "not reproduced"):
         verdict += f" ({profile.name})"
-    return {"ours": f"{c.run} {a:.4f} vs {c.than} {b:.4f}: difference {diff:+.4f} ± {se:.4f}",
+    return {"ours": f"{c.run} {a:.4f} vs {c.than} {b:.4f}: difference {diff:+.4f} ± {se:.4f} (standard error)",
             "verdict": verdict, "reason": reason}
 
 
