@@ -54,6 +54,9 @@ class Table:
 
     __str__ = to_markdown
 
+    def __repr__(self) -> str:  # what a text-only view of a notebook (and a plain REPL) shows
+        return self.to_text()
+
     def to_text(self) -> str:
         body, foot = self._body(), self._foot()
         every = [self.columns, *body, *([foot] if foot else [])]
