@@ -105,7 +105,6 @@ def cmd_data(args) -> int:
 
 def cmd_run(args) -> int:
     from paddle_cnn.experiments.runner import run_experiment
-    from paddle_cnn.text import Table
     if args.dry_run:
         from paddle_cnn.experiments.plans import plan_experiment, plans_fingerprint
         plans = plan_experiment(args.experiment, args.profile, args.seeds)
@@ -123,7 +122,8 @@ def cmd_run(args) -> int:
     folder = f"{args.logdir}/{results['experiment']}"
     if results.get("claims"):
         print()
-        print(Table(results["claims"], ["text", "value", "ours", "verdict"]).to_markdown())
+        from paddle_cnn.experiments.report import claims_table
+        print(claims_table(results).to_markdown())
     print(f"\nresults: {folder}/results.md (plots beside it); curves: "
           f"visualdl --logdir {args.logdir} --language en --disable-telemetry")
     return 0

@@ -68,8 +68,19 @@ def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
     assert [r["test_acc"] for r in again["runs"]] == [r["test_acc"] for r in first["runs"]]
     assert any("finished earlier with the same plan" in l for l in lines)
     (tmp_path / "pool-vs-stride" / "results.md").unlink()
+    saved = tmp_path / "pool-vs-stride" / "results.json"
+    stale = json.loads(saved.read_text())
+    for c in stale["claims"]:
+        c["verdict"] = "stale"  # an older rule's verdicts: `report` rewrites them in both files
+    saved.write_text(json.dumps(stale))
     assert main(["report", "pool-vs-stride", "--logdir", str(tmp_path)]) == 0
-    assert "LeNet has 61,706 parameters" in (tmp_path / "pool-vs-stride" / "results.md").read_text()
+    md = (tmp_path / "pool-vs-stride" / "results.md").read_text()
+    assert "LeNet has 61,706 parameters" in md and "stale" not in md
+    assert [c["verdict"] for c in json.loads(saved.read_text())["claims"]] == [c["verdict"] for c in again["claims"]]
+    assert main(["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--resume", "--logdir",
+                 str(tmp_path)]) == 0
+    from paddle_cnn.experiments.report import claims_table
+    assert claims_table(again).to_markdown() in capsys.readouterr().out  # the terminal shows results.md's table
 
 
 def test_layer_arithmetic_experiment(tmp_path):

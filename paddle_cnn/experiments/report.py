@@ -203,6 +203,11 @@ def header(results) -> str:
             f"plans `{plans}`.")
 
 
+def claims_table(results) -> Table:
+    """The claims as results.md, the terminal and the notebooks show them."""
+    return Table(results["claims"], CLAIM_COLUMNS + ["source"])
+
+
 def results_markdown(results) -> str:
     lines = [f"# {results['experiment']}: {results.get('title', '')}", "", header(results), ""]
     for n in results.get("notes", []):
@@ -218,7 +223,7 @@ def results_markdown(results) -> str:
         lines += ["## Models", "", Table(results["models"], ["model", "input", "params", "macs"]).to_markdown(), ""]
     if results.get("claims"):
         lines += ["## The articles' claims and our figures", "",
-                  Table(results["claims"], CLAIM_COLUMNS + ["source"]).to_markdown(),
+                  claims_table(results).to_markdown(),
                   ""]
     return "\n".join(lines)
 
@@ -284,5 +289,7 @@ def rebuild(experiment: str, logdir: str = "logs") -> str:
         raise ValueError(f"{path} is not valid JSON ({e}); rerun the experiment") from None
     if results.get("runs") or "arithmetic" in results:  # else: an older file's stored claims stay as they are
         results["claims"] = verdicts(exp, results)
+        from paddle_cnn.training.checkpoint import atomic_write_text
+        atomic_write_text(path, json.dumps(results, indent=1, default=str))  # results.json says what results.md says
     write_report(results, os.path.dirname(path))
     return os.path.join(os.path.dirname(path), "results.md")
