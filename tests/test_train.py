@@ -341,3 +341,14 @@ def test_resuming_a_finished_run_keeps_its_curves_on_the_dashboard(mnist, tmp_pa
             [Checkpointer(d, resume=True), VisualDLLogger(logs, "run")], **quiet())
         time.sleep(1.1)  # VisualDL names its files by the second: a later fit's file must get a later name
     assert dashboard_epochs(logs, "run") == [1, 2]  # (VisualDL's data manager is per process: read once)
+
+
+def test_progress_outside_a_kernel_with_ipykernel_imported(mnist):
+    """A script that has ipykernel imported (papermill's caller does) is not a kernel: progress falls back to
+    lines instead of drawing into a display that does not exist."""
+    pytest.importorskip("ipykernel")
+    import ipykernel  # noqa: F401
+    lines = []
+    fit(create_model("lenet"), mnist["train"].subset(100), None, TrainConfig(epochs=1, batch_size=50),
+        progress=None, log=lines.append)
+    assert any(line.startswith("epoch 1/1") for line in lines)

@@ -80,6 +80,14 @@ class NaNCheck(Callback):
             raise NonFiniteLoss(f"in epoch {state.epoch + 1} at step {first + bad[0] + 1}")
 
 
+def _in_kernel() -> bool:
+    """Running in a Jupyter kernel (not merely with ipykernel imported, as papermill's caller has it)."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
 class KernelBar:
     """A progress line in a Jupyter kernel, redrawn in place through a display handle: the notebook keeps only its
     last state (one line per run, readable in any preview), with no widget state to save."""
@@ -118,7 +126,7 @@ class Progress(Callback):
     tqdm bar per epoch with the running loss; elsewhere (logs, CI) one line per epoch."""
 
     def __init__(self, show: bool | None = None, log=print):
-        self.kernel = "ipykernel" in sys.modules
+        self.kernel = _in_kernel()
         self.show = (self.kernel or sys.stderr.isatty()) if show is None else show
         self.log, self.bar = log, None
 
