@@ -156,12 +156,6 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _shown(path: str) -> str:
-    """A default folder as the user would type it: relative when it lies under the working directory."""
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
-
-
 COMMANDS = {"bench": cmd_bench, "list": cmd_list, "summary": cmd_summary, "data": cmd_data, "run": cmd_run, "report": cmd_report}
 
 
@@ -171,7 +165,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "logdir", "") is None:
-            args.logdir = _shown(places.default_logdir())
+            args.logdir = places.shown(places.default_logdir())
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
             from paddle_cnn.device import user_threads
             user_threads()

@@ -66,3 +66,10 @@ def data_folder(name: str, data_dir: str) -> str:
             if os.path.exists(os.path.join(folder, path)):
                 return os.path.join(folder, sub) if sub else folder
     return os.path.join(data_dir, "mnist") if name == "mnist" else data_dir
+
+
+def shown(path: str) -> str:
+    """A folder as the user would type it: relative to the working folder when it lies inside the checkout
+    (../logs from notebooks/, logs from the clone's root), else absolute."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path) if path == checkout() or path.startswith(checkout() + os.sep) else path

@@ -23,7 +23,7 @@ def notebook_settings(profile: str | None = None, seeds: int | None = None, data
     import warnings
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
     from paddle_cnn.data import default_data_dir
-    from paddle_cnn.places import default_logdir
+    from paddle_cnn.places import default_logdir, shown
     if profile:
         why = "set in the parameters cell"
     elif os.environ.get("PADDLE_CNN_PROFILE"):
@@ -37,12 +37,6 @@ def notebook_settings(profile: str | None = None, seeds: int | None = None, data
     seeds = seeds or (1 if profile == FASTEST else SEEDS)
     data_dir = data_dir or default_data_dir()
     logdir = logdir or (os.path.join(default_logdir(), FASTEST) if profile == FASTEST else default_logdir())
-    log(f"profile {profile} ({why}), {seeds} seed(s) per run; data: {_shown(data_dir)}; logs: {_shown(logdir)}")
+    log(f"profile {profile} ({why}), {seeds} seed(s) per run; data: {shown(data_dir)}; logs: {shown(logdir)}")
     return {"profile": profile, "seeds": seeds, "data_dir": data_dir, "logdir": logdir}
 
-
-def _shown(path: str) -> str:
-    """A folder as the notebook would type it: relative to its working folder when inside the checkout."""
-    from paddle_cnn.places import checkout
-    path = os.path.abspath(path)
-    return os.path.relpath(path) if path.startswith(checkout() + os.sep) else path

@@ -203,61 +203,62 @@ def header(results) -> str:
             f"plans `{plans}`.")
 
 
-def claims_table(results) -> Table:
+def claims_table(results, title: str = "") -> Table:
     """The claims as results.md, the terminal and the notebooks show them."""
-    return Table(results["claims"], CLAIM_COLUMNS + ["source"])
+    return Table(results["claims"], CLAIM_COLUMNS + ["source"], title)
+
+
+def sections(results) -> list[tuple[str, object]]:
+    """The parts of an experiment's report after its title, in order, for results.md and show(): ('md', text),
+    ('table', Table: its title is the heading) or ('figure', 'curves' | 'final')."""
+    from paddle_cnn.experiments.definitions import get_experiment
+    from paddle_cnn.experiments.verdicts import by_label
+    parts = [("md", f"Source: {get_experiment(results['experiment']).source}  \n{header(results)}")]
+    parts += [("md", f"> {n}") for n in results.get("notes", [])]
+    if results.get("runs"):
+        parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds")),
+                  ("figure", "curves"), ("figure", "final")]
+        if any(len(runs) < 2 for runs in by_label(results).values()):
+            parts.append(("md", "One seed per run: the plots show no spread; use 3 seeds or more to see the noise."))
+    if results.get("timing"):
+        parts.append(("table", Table(results["timing"], TIMING_COLUMNS, "speed, article 004's benchmark: seconds "
+                                     "per batch, mean over the timed steps")))
+    if results.get("models"):
+        parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
+    if results.get("claims"):
+        parts.append(("table", claims_table(results, "the article's claims and our verdicts")))
+    return parts
 
 
 def results_markdown(results) -> str:
-    lines = [f"# {results['experiment']}: {results.get('title', '')}", "", header(results), ""]
-    for n in results.get("notes", []):
-        lines += [f"> {n}", ""]
-    if results.get("runs"):
-        lines += ["## Runs (mean ± std over seeds)", "",
-                  Table(summarize(results), RUN_COLUMNS).to_markdown(), "",
-                  "![curves](curves.png) ![final accuracy](final.png)", ""]
-    if results.get("timing"):
-        lines += ["## Speed (article 004's benchmark: seconds per batch, mean over the timed steps)", "",
-                  Table(results["timing"], TIMING_COLUMNS).to_markdown(), ""]
-    if results.get("models"):
-        lines += ["## Models", "", Table(results["models"], ["model", "input", "params", "macs"]).to_markdown(), ""]
-    if results.get("claims"):
-        lines += ["## The articles' claims and our figures", "",
-                  claims_table(results).to_markdown(),
-                  ""]
+    lines = [f"# {results['experiment']}: {results.get('title', '')}", ""]
+    for kind, part in sections(results):
+        if kind == "table":
+            lines += [f"## {part.title[0].upper()}{part.title[1:]}", "", Table(part.rows, part.columns).to_markdown()]
+        else:
+            lines.append(part if kind == "md" else f"![{part}]({part}.png)")
+        lines.append("")
     return "\n".join(lines)
 
 
 def show(results) -> None:
-    """Everything about one experiment's results, as a notebook shows it: the header (profile, seeds, plans),
-    notes, the runs (mean ± std over seeds), the curves and final accuracies, the timing and model tables, and
-    every claim of the article with its verdict. Outside Jupyter the same as text (figures are not drawn)."""
-    from paddle_cnn.experiments.definitions import get_experiment
-    from paddle_cnn.experiments.verdicts import by_label
-    parts = [("md", f"**{results['experiment']}**: {results.get('title', '')}  \nSource: "
-                    f"{get_experiment(results['experiment']).source}  \n{header(results)}")]
-    parts += [("md", f"> {n}") for n in results.get("notes", [])]
-    if results.get("runs"):
-        parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds")),
-                  ("figure", plot_curves(results)), ("figure", plot_final(results))]
-        if any(len(runs) < 2 for runs in by_label(results).values()):
-            parts.append(("md", "One seed per run: the plots show no spread; use SEEDS >= 3 to see the noise."))
-    if results.get("timing"):
-        parts.append(("table", Table(results["timing"], TIMING_COLUMNS, "article 004's speed benchmark")))
-    if results.get("models"):
-        parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
-    if results.get("claims"):
-        parts.append(("table", Table(results["claims"], CLAIM_COLUMNS, "the article's claims and our verdicts")))
+    """Everything about one experiment's results, as a notebook shows it (the sections of results.md, with the
+    plots drawn). Outside Jupyter the same as text, without the plots."""
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
         inline = get_ipython() is not None
     except ImportError:
         inline = False
+    parts = sections(results)
+    parts[0] = ("md", f"**{results['experiment']}**: {results.get('title', '')}  \n{parts[0][1]}")  # one block
     for kind, part in parts:
-        if inline:
+        if kind == "figure":
+            if inline:
+                display(plot_curves(results) if part == "curves" else plot_final(results))
+        elif inline:
             display(Markdown(part) if kind == "md" else part)
-        elif kind != "figure":
+        else:
             print(part.to_text() if kind == "table" else part, end="\n\n")
 
 

@@ -127,27 +127,29 @@ def checkpoint_dir(folder: str, plan: TrainPlan) -> str:
     return os.path.join(folder, "_checkpoints", plan.key)
 
 
-def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
-    """--resume: every existing checkpoint must belong to its plan (same weights layout, same identity); checked
-    for all plans before the first one runs, so a refusal changes nothing."""
-    from paddle_cnn.arithmetic.tables import arithmetic_only_init
-    for plan in plans:
-        if isinstance(plan, TrainPlan) and ckpt.latest(checkpoint_dir(folder, plan)):
-            with arithmetic_only_init():
-                model, _ = build_model(plan, data.splits(plan))
-            ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
-
-
-def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
-    """reuse: whether the plan has an interrupted checkpoint of its own to continue (another plan's is replaced)."""
+def verify_checkpoint(plan, folder: str, data: "DataCache") -> bool:
+    """Whether the plan has a checkpoint; CheckpointError when it belongs to another plan (weights layout or
+    identity differ)."""
     from paddle_cnn.arithmetic.tables import arithmetic_only_init
     if not isinstance(plan, TrainPlan) or not ckpt.latest(checkpoint_dir(folder, plan)):
         return False
     with arithmetic_only_init():
         model, _ = build_model(plan, data.splits(plan))
+    ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
+    return True
+
+
+def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
+    """--resume: every existing checkpoint must belong to its plan; checked for all plans before the first one
+    runs, so a refusal changes nothing."""
+    for plan in plans:
+        verify_checkpoint(plan, folder, data)
+
+
+def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
+    """reuse: whether the plan has an interrupted checkpoint of its own to continue (another plan's is replaced)."""
     try:
-        ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
-        return True
+        return verify_checkpoint(plan, folder, data)
     except ckpt.CheckpointError:
         log(f"{plan.key}: its checkpoint came from another plan: trained afresh")
         return False
