@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("experiment", help="an experiment name (see `paddle-cnn list`)")
     r.add_argument("--profile", default=None, help=f"{' | '.join(PROFILES)} (default: $PADDLE_CNN_PROFILE, else "
                                                    f"{GPU_DEFAULT} on a GPU and {CPU_DEFAULT} on a CPU)")
-    r.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds per run (default 1)")
+    r.add_argument("--seeds", type=int, default=3, metavar="K",
+                   help="seeds per run (default 3: a verdict needs >= 3)")
     r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: $PADDLE_CNN_DATA, "
                    "else the checkout's data/; work/data on AI Studio, whose mounted data sets are searched too)")
     r.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: the checkout's logs/; "

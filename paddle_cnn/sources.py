@@ -21,3 +21,8 @@ def cite(key: str, section: str = "") -> str:
     s = SOURCES[key]
     parts = [s["title"]] + [s[k] for k in ("author", "url") if s[k]] + ([section] if section else [])
     return ", ".join(parts)
+
+
+def article_of(source: str) -> str:
+    """The key of the article a citation (as cite() writes it) names, or '' for none."""
+    return next((k for k, s in SOURCES.items() if source.startswith(s["title"])), "")

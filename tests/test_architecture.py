@@ -89,7 +89,8 @@ def test_importing_the_package_sets_nothing():
 def test_a_bad_thread_variable_is_one_line_exit_2(tmp_path, var, value):
     env = dict(os.environ, PYTHONPATH=str(ROOT), PADDLE_CNN_PROFILE="smoke", **{var: value})
     env.pop("PADDLE_CNN_THREADS" if var == "OMP_NUM_THREADS" else "OMP_NUM_THREADS", None)
-    run = [sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--logdir", str(tmp_path / "logs")]
+    run = [sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--seeds", "1", "--logdir",
+           str(tmp_path / "logs")]
     p = subprocess.run(run, capture_output=True, text=True, env=env, timeout=300)
     assert p.returncode == 2, p.stderr
     last = p.stderr.strip().splitlines()[-1]
@@ -171,7 +172,8 @@ def test_resume_refuses_another_seed(smoke_run, tmp_path, capsys):
     ck = logdir / EXP / "_checkpoints"
     shutil.rmtree(ck / "lenet-s0")
     shutil.copytree(ck / "lenet-s1", ck / "lenet-s0")  # seed 1's checkpoint where seed 0's belongs
-    line = _refused(capsys, ["run", EXP, "--profile", "smoke", "--resume", "--logdir", str(logdir)], logdir / EXP)
+    line = _refused(capsys, ["run", EXP, "--profile", "smoke", "--seeds", "2", "--resume", "--logdir", str(logdir)],
+                    logdir / EXP)
     assert "seed 1 there, 0 here" in line
 
 
@@ -180,7 +182,8 @@ def test_resume_refuses_another_experiment(smoke_run, tmp_path, capsys):
     other = logdir / "lenet-mnist" / "_checkpoints"
     other.mkdir(parents=True)
     shutil.copytree(logdir / EXP / "_checkpoints" / "lenet-s0", other / "lenet-s0")
-    line = _refused(capsys, ["run", "lenet-mnist", "--profile", "smoke", "--resume", "--logdir", str(logdir)],
+    line = _refused(capsys, ["run", "lenet-mnist", "--profile", "smoke", "--seeds", "2", "--resume", "--logdir",
+                              str(logdir)],
                     logdir / "lenet-mnist")
     assert "experiment 'pool-vs-stride' there, 'lenet-mnist' here" in line and "optimizer 'adam' there" in line
 

@@ -133,7 +133,7 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path):
     folder.mkdir()
     with RunLock(str(folder)):
         with pytest.raises(ValueError, match="another run is using .* \\(locked\\)"):
-            run_experiment("pool-vs-stride", "smoke", logdir=str(tmp_path), log=lambda *a: None)
+            run_experiment("pool-vs-stride", "smoke", 1, logdir=str(tmp_path), log=lambda *a: None)
     assert not (folder / "results.json").exists()
 
 

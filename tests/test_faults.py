@@ -24,7 +24,8 @@ def _run(logdir, *extra, fault=None):
     """`paddle-cnn run EXP` in a subprocess; fault: RUN:EPOCH:STEP:WHAT injected by tests/fault_cli.py."""
     env = dict(os.environ, PYTHONPATH=ROOT, PADDLE_CNN_PROFILE="smoke")
     entry = [os.path.join(ROOT, "tests", "fault_cli.py"), fault] if fault else ["-m", "paddle_cnn"]
-    return subprocess.run([sys.executable, *entry, "run", EXP, "--logdir", str(logdir), *extra],
+    seeds = () if "--seeds" in extra else ("--seeds", "1")  # the CLI's default is 3
+    return subprocess.run([sys.executable, *entry, "run", EXP, "--logdir", str(logdir), *seeds, *extra],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -132,7 +133,7 @@ def test_disk_filling_mid_run_is_one_line_and_resume_equals_uninterrupted(refere
 def test_full_disk_is_refused_before_training(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
     monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10 << 30, 10 << 30, 1 << 20))
-    assert main(["run", EXP, "--logdir", str(tmp_path)]) == 2
+    assert main(["run", EXP, "--seeds", "1", "--logdir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("paddle-cnn: error: only 1 MB free on the disk of ")
     assert err[0].endswith("free space or choose another --logdir")

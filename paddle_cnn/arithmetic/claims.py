@@ -28,6 +28,14 @@ class Check:
         return asdict(self)
 
 
+def _params(name: str, **kw) -> int:
+    """Trainable parameters of a registered model, without running it (no layer table needed for a total)."""
+    from paddle_cnn.arithmetic.tables import arithmetic_only_init, count_params
+    from paddle_cnn.models import create_model
+    with arithmetic_only_init():
+        return count_params(create_model(name, **kw))
+
+
 def _convs(t):
     return [r for r in t if r.type == "Conv2D"]
 
@@ -44,11 +52,31 @@ def article000_checks() -> list[Check]:
     weights = [r.weights for r in t if r.weights]
     return [
         _check(src, "output sizes conv1/pool1/conv2/pool2/conv3/pool3", [28, 14, 10, 5, 1, 1], spatial),
+        _deeper_fails(cite("a000", "问题3")),
         _check(src, "weights (no bias) conv1, conv2, conv3, fc", [1500, 25000, 62500, 500], weights),
         _check(src, "total weights without bias", 89_500, t.totals["weights"],
                note=f"with the {t.totals['bias']} biases the network has {t.totals['params']:,} parameters; "
                     "the article's psize formula leaves biases out"),
     ]
+
+
+def _deeper_fails(src) -> Check:
+    """Article 000's question 3: a fourth 5x5 conv-pool after the 1x1 map cannot be built."""
+    import paddle.nn as nn
+
+    from paddle_cnn.arithmetic.shapes import ShapeError, output_shape
+    from paddle_cnn.arithmetic.tables import arithmetic_only_init
+    from paddle_cnn.models import create_model
+    with arithmetic_only_init():
+        features = create_model("convpool3").features
+    deeper = nn.Sequential(*features, nn.Conv2D(50, 50, 5), nn.ReLU(), nn.MaxPool2D(2, 2))
+    try:
+        output_shape(deeper, (3, 32, 32))
+        why = ""
+    except ShapeError as e:
+        why = str(e)
+    return _check(src, "a 4th conv-pool after the 1x1 map fails (paddle: 'the output size is less than 0')", True,
+                  bool(why), note=f"ours, before building: {why}")
 
 
 def article001_checks() -> list[Check]:
@@ -64,6 +92,7 @@ def article001_checks() -> list[Check]:
     v_sparse = total - c3.params + sparse_c3
     v_sparse_rbf = v_sparse - out_row.params + rbf_out
     v_paper = v_sparse_rbf + s_coeffs
+    lecun = v_sparse - out_row.params + s_coeffs  # the paper's count: RBF output fixed, S2/S4 coefficients trained
     checks = [
         _check(src, "C1 parameters (5*5*1+1)*6", 156, c1.params),
         _check(src, "C1 FLOPs (multiplies) 5*5*1*28*28*6", 117_600, c1.macs),
@@ -73,10 +102,13 @@ def article001_checks() -> list[Check]:
                note_if_differs=(f"our LeNet-5 has {total:,}: C3 fully connected ({c3.params:,}) and a linear output "
                                 f"({out_row.params:,}). With LeCun's sparse C3 ({sparse_c3:,}) it is {v_sparse:,}; "
                                 f"with RBF output units too ({rbf_out:,}) {v_sparse_rbf:,}; adding the paper's "
-                                f"trainable S2/S4 coefficients (+{s_coeffs}) {v_paper:,}. No variant gives 60,790.")),
+                                f"trainable S2/S4 coefficients (+{s_coeffs}) {v_paper:,}. LeCun et al. (1998) count {lecun:,} "
+                                f"trainable parameters: sparse C3, trainable S2/S4 coefficients, and an RBF output "
+                                f"layer that is fixed, not trained ({v_sparse:,} - {out_row.params} + {s_coeffs}). "
+                                f"No variant gives 60,790.")),
     ]
     src = cite("a001", "AlexNet conv1")
-    t = model_table("alexnet", (3, 227, 227), input_size=227)
+    t = model_table("alexnet", (3, 227, 227), input_size=227, conv1_padding=0)
     a1 = t[0]
     pool1 = [r for r in t if r.type == "MaxPool2D"][0]
     checks += [
@@ -87,12 +119,36 @@ def article001_checks() -> list[Check]:
                note_if_differs=f"11*11*3*96 = {a1.weights:,} is the weights alone; adding the {a1.bias} biases "
                                f"gives {a1.params:,}"),
     ]
-    t224 = model_table("alexnet", (3, 224, 224))
+    t224 = model_table("alexnet", (3, 224, 224), conv1_padding=0)
     h224 = t224[0].output_shape[1]
     checks.append(_check(src, "224x224 must become 227x227: without padding 224 does not give 55x55", True,
                          h224 != 55, note=f"at 224x224 without padding conv1 gives {h224}x{h224} "
                                           f"((224-11)/4+1 = {(224 - 11) / 4 + 1}, floored); article 003 pads by 2"))
-    return checks
+    return checks + _alexnet_slips()
+
+
+def _alexnet_slips() -> list[Check]:
+    """Article 001's slips in its AlexNet text, checked against our canonical AlexNet (224x224, conv1 padding 2)."""
+    t = model_table("alexnet", (3, 224, 224), num_classes=1000)
+    convs, fcs = _convs(t), [r for r in t if r.type == "Linear"]
+    conv_macs, fc_macs = sum(r.macs for r in convs), sum(r.macs for r in fcs)
+    share = conv_macs / (conv_macs + fc_macs)
+    conv4 = convs[3]
+    printed = (13 - 3 + 12) // 1 + 1
+    return [
+        _check(cite("a001", "AlexNet 网络结构"), "8 layers: '5 conv layers and 3 conv layers'", "5 conv + 3 conv",
+               f"{len(convs)} conv + {len(fcs)} fc",
+               note_if_differs="a slip: the last three layers are fully connected"),
+        _check(cite("a001", "AlexNet conv4"), "conv4 output '(13-3+12)/1+1 = 13'", "(13-3+12)/1+1 = 13",
+               f"(13-3+2*1)/1+1 = {conv4.output_shape[1]}",
+               note_if_differs=f"the printed formula gives {printed}; with padding 1 on both sides it is "
+                               f"(13-3+2)/1+1 = {(13 - 3 + 2) // 1 + 1}, our conv4's output"),
+        _check(cite("a001", "AlexNet FC6"), "'the computation sits mainly in the fully connected layers'",
+               "fc", "fc" if fc_macs > conv_macs else "conv",
+               note_if_differs=f"the convolutions do {share:.0%} of AlexNet's multiplies ({conv_macs / 1e6:,.0f} M "
+                               f"of {(conv_macs + fc_macs) / 1e6:,.0f} M MACs at 224x224); the fc layers hold "
+                               f"{sum(r.params for r in fcs) / t.totals['params']:.0%} of the parameters"),
+    ]
 
 
 def article002_checks() -> list[Check]:
@@ -112,9 +168,7 @@ def article003_checks() -> list[Check]:
     last = [r for r in t if r.type == "BatchNorm2D"][-1]
     checks.append(_check(cite("a003", "三.1"), "six 5x5 convs and five 2/2 pools take 224x224 to 7x7x1024",
                          [1024, 7, 7], list(last.output_shape)))
-    g = model_table("googlenet", (3, 224, 224), num_classes=16).totals["params"]
-    a = model_table("alexnet", (3, 224, 224), num_classes=16, conv1_padding=2).totals["params"]
-    v = model_table("vgg13", (3, 224, 224), num_classes=16).totals["params"]
+    g, a, v = (_params(m, num_classes=16) for m in ("googlenet", "alexnet", "vgg13"))
     checks.append(_check(cite("a003", "二.4"), "GoogLeNet has fewer parameters than VGG and AlexNet", True,
                          g < a and g < v,
                          note=f"16 classes: GoogLeNet {g:,}, AlexNet {a:,}, VGG13 {v:,}"))
@@ -123,8 +177,7 @@ def article003_checks() -> list[Check]:
 
 def article004_checks() -> list[Check]:
     src = cite("a004", "Vgg网络结构")
-    p16 = model_table("vgg16", (3, 224, 224), num_classes=1000).totals["params"]
-    p19 = model_table("vgg19", (3, 224, 224), num_classes=1000).totals["params"]
+    p16, p19 = (_params(m, num_classes=1000) for m in ("vgg16", "vgg19"))
     return [
         _check(src, "VGG16 (D) parameters, millions (1000 classes)", 138, round(p16 / 1e6), note=f"{p16:,}"),
         _check(src, "VGG19 (E) parameters, millions (1000 classes)", 144, round(p19 / 1e6), note=f"{p19:,}"),

@@ -19,6 +19,14 @@ DATASETS = {
 }
 
 
+def describe_dataset(name: str) -> str:
+    """One paragraph on a data set's fixed choices (classes, split) for reports; '' where DATASETS says it all."""
+    if name == "caltech16":
+        from paddle_cnn.data.caltech import describe
+        return describe()
+    return DATASETS.get(name, "")
+
+
 def default_data_dir() -> str:
     """$PADDLE_CNN_DATA, else work/data on AI Studio, else the checkout's data/ (see paddle_cnn.places)."""
     from paddle_cnn.places import default_data_dir as where

@@ -28,6 +28,14 @@ HOW_TO_GET = ("get Caltech-101 by hand and unpack 101_ObjectCategories into the 
               "data set 22612 (Images.zip + Train.txt/Eval.txt/Test.txt) into data/caltech16/")
 
 
+def describe() -> str:
+    """The fixed choices in words, for reports."""
+    return (f"Caltech-101, 16 classes: {', '.join(CLASSES)}. Split of each class folder: JPEG names sorted, "
+            f"permuted by numpy RandomState({SPLIT_SEED}), at most {MAX_PER_CLASS} kept, then "
+            f"{' / '.join(f'{f:.0%}' for f in FRACTIONS)} train / eval / test. With AI Studio's list files "
+            "(Train.txt, Eval.txt, Test.txt) their own split and labels are used instead.")
+
+
 def _decode(paths: list[str], size: int, progress: bool) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
     out = np.empty((len(paths), 3, size, size), dtype=np.uint8)

@@ -128,7 +128,7 @@ def plans_fingerprint(identities: dict) -> str:
     return fingerprint(identities)
 
 
-def plan_experiment(name: str, profile: str | None = None, seeds: int = 1) -> list:
+def plan_experiment(name: str, profile: str | None = None, seeds: int = 3) -> list:
     """Every plan of an experiment under a profile (default: $PADDLE_CNN_PROFILE, else by the hardware), seeds
     0..seeds-1 per run, then its timing and arithmetic plans. Bad names or counts: one-line ValueError."""
     exp = get_experiment(name)

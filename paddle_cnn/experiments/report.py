@@ -9,7 +9,7 @@ from paddle_cnn.text import Table
 
 RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test top-2",
                "best eval acc", "train s"]
-CLAIM_COLUMNS = ["text", "value", "ours", "verdict", "reason"]
+CLAIM_COLUMNS = ["text", "claimed", "ours", "n", "95% interval", "verdict", "rule", "reason"]
 TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
                   "forward-backward img/s", "forward GFLOP/s", "forward-backward GFLOP/s", "device"]
 
@@ -204,8 +204,10 @@ def header(results) -> str:
 
 
 def claims_table(results, title: str = "") -> Table:
-    """The claims as results.md, the terminal and the notebooks show them."""
-    return Table(results["claims"], CLAIM_COLUMNS + ["source"], title)
+    """The claims as results.md, the terminal and the notebooks show them: every claim of the article, with the
+    article's words, our figure, the seeds (n), our 95% interval, the verdict and the rule that gave it."""
+    rows = [{**c, "95% interval": c.get("interval", "")} for c in results["claims"]]
+    return Table(rows, CLAIM_COLUMNS + ["source"], title)
 
 
 def sections(results) -> list[tuple[str, object]]:
@@ -213,8 +215,17 @@ def sections(results) -> list[tuple[str, object]]:
     ('table', Table: its title is the heading) or ('figure', 'curves' | 'final')."""
     from paddle_cnn.experiments.definitions import get_experiment
     from paddle_cnn.experiments.verdicts import by_label
-    parts = [("md", f"Source: {get_experiment(results['experiment']).source}  \n{header(results)}")]
+    from paddle_cnn.data import describe_dataset
+    from paddle_cnn.experiments.verdicts import rules_markdown
+    exp = get_experiment(results["experiment"])
+    parts = [("md", f"Source: {exp.source}  \n{header(results)}")]
     parts += [("md", f"> {n}") for n in results.get("notes", [])]
+    data = sorted({r.get("settings", {}).get("dataset", exp.dataset) for r in results.get("runs", [])}
+                  or ({exp.dataset} - {""}))
+    parts += [("md", f"**Data**: {describe_dataset(d)}") for d in data if describe_dataset(d)]
+    if exp.assumed:
+        parts.append(("md", "**Settings the article does not print, assumed here:**\n\n"
+                      + "\n".join(f"- {a}" for a in exp.assumed)))
     if results.get("runs"):
         parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds")),
                   ("figure", "curves"), ("figure", "final")]
@@ -227,6 +238,7 @@ def sections(results) -> list[tuple[str, object]]:
         parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
     if results.get("claims"):
         parts.append(("table", claims_table(results, "the article's claims and our verdicts")))
+        parts.append(("md", rules_markdown()))
     return parts
 
 

@@ -19,7 +19,7 @@ from paddle_cnn.training import checkpoint as ckpt
 from paddle_cnn.training.checkpoint import atomic_write_text
 
 
-def run_experiment(name: str, profile: str | None = None, seeds: int = 1, data_dir: str | None = None,
+def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_dir: str | None = None,
                    logdir: str | None = None, resume: bool = False, progress: bool | None = None, log=print,
                    reuse: bool = False) -> dict:
     """Run every plan of experiment `name` (see plans.plan_experiment) and return the results (as results.json).

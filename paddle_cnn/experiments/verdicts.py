@@ -1,9 +1,20 @@
-"""Verdicts: each claim of an experiment beside our figure, with a verdict and its reason.
+"""Verdicts: each claim of an experiment beside our figure, judged by a rule that can say "not reproduced".
 
-Rules (pinned in tests/test_report.py): exact counts are judged under every profile; values only under a profile
-whose accuracies are comparable with the article's; comparisons between runs (better, smoother, delta) by the
-difference of means over seeds with its standard error, "inside the noise" within 2 standard errors, and only
-under a profile long enough to judge runs; 'no_learning' within 5 points of chance.
+The rules (README "How claims are judged", the foot of every results.md; pinned in tests/test_verdicts.py):
+- exact counts ('params'): reproduced when equal, under every profile;
+- a number ('value', "89.11%"): our 95% t-interval over seeds, widened by the claim's tolerance, must contain the
+  article's number: "reproduced"; else "above" / "below" (our whole interval above / below it). Only under a
+  profile with the article's settings;
+- a gain ('gain', "+~25 points"): the article's words are an explicit range (~25 -> 15..35, ten-odd -> 10..19,
+  at least 1 -> >= 1), compared with the 95% Welch interval of our difference: "reproduced" (they overlap and
+  ours excludes no gain), "larger than claimed", "smaller than claimed", "opposite direction", or "inside the
+  noise" (overlaps, but our interval includes no gain);
+- better / smoother / faster ('better'): a two-sided Welch t-test at 5% with the t quantile of its own degrees of
+  freedom: "reproduced", "opposite direction" or "inside the noise";
+- a measure in a range ('range': converges, does not converge, overfits): our interval inside the range
+  "reproduced", wholly outside "above" / "below", across a bound "inside the noise"; convergence is judged on
+  the training loss, which is what the articles speak of;
+- fewer than 3 seeds in a run a statistical rule needs: "needs >= 3 seeds", never a direction from a sign.
 """
 from __future__ import annotations
 
@@ -11,17 +22,118 @@ import math
 
 import numpy as np
 
-from paddle_cnn.experiments.definitions import check_profile
+from paddle_cnn.experiments.definitions import CONVERGED_DROP, check_profile
 
 NOT_COMPARABLE = "not comparable at this profile"
+NEEDS_SEEDS = "needs >= 3 seeds"
+MIN_SEEDS = 3
+LEVEL = 0.95
 
+RULES = [
+    ("exact count", "reproduced when our count equals the article's, under every profile"),
+    ("number", "reproduced when the article's number lies inside our 95% t-interval over seeds widened by the "
+               "stated tolerance; 'above' / 'below' when our whole widened interval is above / below it; judged "
+               "only under the full profile (the article's settings)"),
+    ("gain", "the article's words become an explicit range (~25 -> 15..35, ten-odd -> 10..19, at least 1 -> >= 1); "
+             "our difference's 95% Welch interval overlapping it and excluding zero: reproduced; wholly above / "
+             "below it: larger / smaller than claimed; wholly below zero: opposite direction; overlapping it but "
+             "including zero: inside the noise"),
+    ("better", "a two-sided Welch t-test at the 5% level, t quantile for its own degrees of freedom: reproduced, "
+               "opposite direction, or inside the noise"),
+    ("range", "a per-run measure (training-loss drop, train-eval gap): our 95% t-interval inside the claimed range "
+              "reproduced, wholly outside it above / below, across a bound inside the noise"),
+    ("seeds", f"every statistical rule needs >= {MIN_SEEDS} seeds per run; with fewer the verdict is "
+              f"'{NEEDS_SEEDS}'"),
+    ("profiles", "quick-profile verdicts carry '(quick)': fewer epochs and smaller data than the article; the smoke "
+                 "profile judges exact counts only"),
+]
+
+
+# --- Student's t, without scipy ---------------------------------------------------------------------------------
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularized incomplete beta function (modified Lentz)."""
+    tiny, qab, qap, qam = 1e-300, a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with df (real, > 0) degrees of freedom, by bisection on the CDF."""
+    if not 0 < p < 1 or not df > 0:
+        raise ValueError(f"t quantile needs 0 < p < 1 and df > 0, got p={p}, df={df}")
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+# --- statistics of runs -----------------------------------------------------------------------------------------
 
 def stats(xs) -> tuple[float, float, int]:
     """(mean, std with ddof 1 (0 for one value), count) of the finite values."""
-    xs = [float(x) for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    xs = [float(x) for x in xs if x is not None and math.isfinite(float(x))]
     if not xs:
         return float("nan"), float("nan"), 0
     return float(np.mean(xs)), (float(np.std(xs, ddof=1)) if len(xs) > 1 else 0.0), len(xs)
+
+
+def interval(xs) -> tuple[float, float, float, int]:
+    """(mean, low, high, n): the 95% t-interval of the mean (n >= 2)."""
+    m, s, n = stats(xs)
+    if n < 2:
+        return m, float("nan"), float("nan"), n
+    h = t_quantile(0.5 + LEVEL / 2, n - 1) * s / math.sqrt(n)
+    return m, m - h, m + h, n
+
+
+def welch(xs, ys, factor: float = 1.0) -> dict:
+    """Welch's comparison of mean(xs) - factor * mean(ys): difference, standard error, degrees of freedom, the
+    95% interval and the two-sided p-value (n >= 2 in both)."""
+    a, sa, na = stats(xs)
+    b, sb, nb = stats(ys)
+    va, vb = sa ** 2 / na, factor ** 2 * sb ** 2 / nb
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else na + nb - 2
+    diff = a - factor * b
+    h = t_quantile(0.5 + LEVEL / 2, df) * se
+    p = 2 * (1 - t_cdf(abs(diff) / se, df)) if se > 0 else (0.0 if diff else 1.0)
+    return {"a": a, "b": b, "diff": diff, "se": se, "df": df, "lo": diff - h, "hi": diff + h, "p": p,
+            "na": na, "nb": nb}
 
 
 def by_label(results) -> dict:
@@ -31,85 +143,199 @@ def by_label(results) -> dict:
     return out
 
 
+# --- per-run measures -------------------------------------------------------------------------------------------
+
 def roughness(values) -> float:
     """'Smoothness' made a number: the standard deviation of the epoch-to-epoch changes of a curve."""
     v = np.asarray(values, dtype=float)
     return float(np.std(np.diff(v))) if len(v) > 2 else float("nan")
 
 
-def _metric(run: dict, claim) -> float:
-    """The per-run figure a claim is judged on: the run's metric, or for 'smoother' its curve's roughness."""
-    if claim.kind == "smoother":
-        return roughness(run["history"][claim.metric])
-    return run.get(claim.metric)
+def _last(run, key):
+    h = run.get("history", {}).get(key) or []
+    return float(h[-1]) if h else float("nan")
+
+
+def epochs_to(run, fraction=0.9) -> float:
+    """Epochs until the eval accuracy first reaches `fraction` of its best."""
+    acc = run.get("history", {}).get("eval_acc") or []
+    if not acc:
+        return float("nan")
+    best = max(acc)
+    return float(next(i + 1 for i, a in enumerate(acc) if a >= fraction * best))
+
+
+def train_loss_drop(run) -> float:
+    """1 - final training loss / ln(classes): 0 for a network that still guesses uniformly, 1 for a perfect fit."""
+    return 1 - _last(run, "train_loss") / math.log(run.get("num_classes", 10))
+
+
+# name: (per-run function, higher is better, what it is)
+MEASURES = {
+    "test_acc": (lambda r: r.get("test_acc"), True, "test accuracy"),
+    "test_top2": (lambda r: r.get("test_top2"), True, "test top-2 accuracy"),
+    "best_eval_acc": (lambda r: r.get("best_eval_acc"), True, "best eval accuracy"),
+    "train_seconds": (lambda r: r.get("train_seconds"), False, "training time, s"),
+    "eval_loss_roughness": (lambda r: roughness(r["history"]["eval_loss"]), False,
+                            "roughness of the eval loss (std of its epoch-to-epoch changes)"),
+    "min_eval_loss": (lambda r: min(r["history"]["eval_loss"]), False, "lowest eval loss"),
+    "train_eval_gap": (lambda r: _last(r, "train_acc") - _last(r, "eval_acc"), False,
+                       "train - eval accuracy at the last epoch"),
+    "epochs_to_90": (lambda r: epochs_to(r, 0.9), False, "epochs to 90% of the best eval accuracy"),
+    "train_loss_drop": (train_loss_drop, True, "1 - final training loss / ln(classes)"),
+}
+
+
+def measure(name: str, run: dict) -> float:
+    v = MEASURES[name][0](run)
+    return float("nan") if v is None else float(v)
+
+
+# --- the rules --------------------------------------------------------------------------------------------------
+
+def range_text(lo, hi, percent=True) -> str:
+    f = (lambda v: f"{100 * v:g}") if percent else (lambda v: f"{v:g}")
+    unit = " points" if percent else ""
+    if lo is None:
+        return f"<= {f(hi)}{unit}"
+    if hi is None:
+        return f">= {f(lo)}{unit}"
+    return f"{f(lo)}..{f(hi)}{unit}"
+
+
+def against_range(lo, hi, r_lo, r_hi) -> str:
+    """Our interval [lo, hi] against a claimed range [r_lo, r_hi] (None: unbounded): 'above', 'below', 'inside'
+    (ours wholly within it), 'overlaps'."""
+    if r_hi is not None and lo > r_hi:
+        return "above"
+    if r_lo is not None and hi < r_lo:
+        return "below"
+    if (r_lo is None or lo >= r_lo) and (r_hi is None or hi <= r_hi):
+        return "inside"
+    return "overlaps"
+
+
+def judge_value(xs, value, tolerance) -> dict:
+    m, lo, hi, n = interval(xs)
+    where = against_range(lo - tolerance, hi + tolerance, value, value)
+    verdict = {"above": "above", "below": "below"}.get(where, "reproduced")
+    return {"verdict": verdict, "ours": f"{m:.4f}", "n": n, "interval": f"[{lo:.4f}, {hi:.4f}]",
+            "rule": f"number: {value} inside our 95% t-interval ± {tolerance}"}
+
+
+def judge_gain(xs, ys, r_lo, r_hi, factor=1.0) -> dict:
+    w = welch(xs, ys, factor)
+    where = against_range(w["lo"], w["hi"], r_lo, r_hi)
+    if w["hi"] < 0 and (r_lo is None or r_lo >= 0):
+        verdict = "opposite direction"
+    elif where == "above":
+        verdict = "larger than claimed"
+    elif where == "below":
+        verdict = "smaller than claimed"
+    elif w["lo"] <= 0 and r_lo is not None and r_lo > 0:
+        verdict = "inside the noise"
+    else:
+        verdict = "reproduced"
+    what = "difference" if factor == 1 else f"a - {factor:g} x b"
+    return {"verdict": verdict, "ours": f"{w['diff']:+.4f}", "n": f"{w['na']} vs {w['nb']}",
+            "interval": f"[{w['lo']:+.4f}, {w['hi']:+.4f}]",
+            "rule": f"gain: 95% Welch interval of the {what} (df {w['df']:.1f}) vs the claimed range"}
+
+
+def judge_better(xs, ys, higher_is_better=True) -> dict:
+    w = welch(xs, ys)
+    d = w["diff"] if higher_is_better else -w["diff"]
+    verdict = "inside the noise" if w["p"] >= 1 - LEVEL else ("reproduced" if d > 0 else "opposite direction")
+    return {"verdict": verdict, "ours": f"{w['a']:.4f} vs {w['b']:.4f}", "n": f"{w['na']} vs {w['nb']}",
+            "interval": f"[{w['lo']:+.4f}, {w['hi']:+.4f}]",
+            "rule": f"better: two-sided Welch t-test, p = {w['p']:.3f}, df {w['df']:.1f}"}
+
+
+def judge_range(xs, r_lo, r_hi) -> dict:
+    m, lo, hi, n = interval(xs)
+    where = against_range(lo, hi, r_lo, r_hi)
+    verdict = {"inside": "reproduced", "overlaps": "inside the noise"}.get(where, where)
+    return {"verdict": verdict, "ours": f"{m:.4f}", "n": n, "interval": f"[{lo:.4f}, {hi:.4f}]",
+            "rule": "range: our 95% t-interval within the claimed range"}
+
+
+def _claimed(c) -> str:
+    if c.kind == "gain":
+        return f"{c.words} -> {range_text(*c.range)}" + (f" (a - {c.factor:g} x b > 0)" if c.factor != 1 else "")
+    if c.kind == "range":
+        return f"{c.words} -> {range_text(*c.range, percent=False)}"
+    if c.kind == "value":
+        return f"{c.value} ± {c.tolerance}"
+    return c.words or ("" if c.value is None else f"{c.value:,}" if isinstance(c.value, int) else str(c.value))
 
 
 def verdicts(exp, results) -> list[dict]:
-    """Each claim of `exp` judged on `results` (as in results.json), then the articles' arithmetic checks."""
+    """Each claim of `exp` judged on `results` (as in results.json), then the articles' arithmetic checks, then the
+    rest of the article's claims: where they are judged, or why they are not."""
+    from paddle_cnn.experiments.catalog import other_claims
     profile = check_profile(str(results.get("profile")))
     groups = by_label(results)
     out = []
     for c in exp.claims:
         row = {"model": c.run, "metric": c.metric, "value": c.value, "source": c.source, "text": c.text,
-               "ours": None, "verdict": NOT_COMPARABLE, "reason": ""}
+               "claimed": _claimed(c), "ours": None, "n": "", "interval": "", "verdict": NOT_COMPARABLE,
+               "rule": "", "reason": ""}
         runs, other = groups.get(c.run, []), groups.get(c.than, []) if c.than else []
         if not runs or (c.than and not other):
             row["reason"] = "not run yet"
         elif c.kind == "params":
             row["ours"] = runs[0].get(c.metric)
-            row["verdict"] = "reproduced" if row["ours"] == c.value else "not reproduced"
-            row["reason"] = "exact count"
-        elif not profile.judges_runs:
-            row["reason"] = f"{profile.name} profile: {profile.what}"
-            m, _, _ = stats([_metric(r, c) for r in runs])
-            row["ours"] = None if math.isnan(m) else round(m, 4)
+            row.update(verdict="reproduced" if row["ours"] == c.value else "not reproduced", rule="exact count",
+                       n=1)
         else:
             row.update(_judge(c, runs, other, profile))
         out.append(row)
-    return out + arithmetic_claims(results.get("arithmetic", []))
+    return out + arithmetic_claims(results.get("arithmetic", [])) + other_claims(exp)
 
 
 def _judge(c, runs, other, profile) -> dict:
-    a, sa, na = stats([_metric(r, c) for r in runs])
-    note = "" if profile.comparable else f"{profile.name} profile, not the article's settings; "
+    xs = [measure(c.metric, r) for r in runs]
+    ys = [measure(c.metric, r) for r in other]
+    mean = stats(xs)[0]
+    if c.kind == "shown":
+        return {"ours": c.show(runs) if c.show else f"{mean:.4f}", "n": len(xs), "verdict": "shown, not judged",
+                "rule": "shown beside the article's figure", "reason": c.why_not}
+    if not profile.judges_runs:
+        return {"ours": None if math.isnan(mean) else f"{mean:.4f}", "n": len(xs),
+                "reason": f"{profile.name} profile: {profile.what}"}
+    n = min([stats(xs)[2]] + ([stats(ys)[2]] if c.than else []))
+    if n < MIN_SEEDS:
+        return {"ours": f"{mean:.4f}", "n": n, "verdict": NEEDS_SEEDS,
+                "rule": f"a verdict needs >= {MIN_SEEDS} seeds per run (--seeds {MIN_SEEDS})"}
     if c.kind == "value":
+        row = judge_value(xs, c.value, c.tolerance)
         if not profile.comparable:
-            return {"ours": f"{a:.4f} ± {sa:.4f}", "reason": note + "compare under the article's settings"}
-        ok = a >= c.value - c.tolerance
-        return {"ours": f"{a:.4f} ± {sa:.4f}", "verdict": "reproduced" if ok else "not reproduced",
-                "reason": f"ours {a:.4f} vs stated {c.value} (tolerance {c.tolerance})"}
-    if c.kind == "no_learning":
-        chance = 1.0 / runs[0].get("num_classes", 10)
-        ok = a <= chance + 0.05
-        return {"ours": f"{a:.4f} ± {sa:.4f}", "verdict": "reproduced" if ok else "not reproduced",
-                "reason": note + f"chance is {chance:.3f}; {'stays' if ok else 'rises'} within 5 points of it"}
-    return _compare(c, (a, sa, na), stats([_metric(r, c) for r in other]), note, profile)
-
-
-def _compare(c, mine, theirs, note, profile) -> dict:
-    """better / smoother / delta: a difference of means with its standard error over seeds."""
-    (a, sa, na), (b, sb, nb) = mine, theirs
-    diff = (b - a) if c.kind == "smoother" else (a - b)  # positive = the claim's direction
-    se = math.sqrt((sa ** 2 / na if na > 1 else 0) + (sb ** 2 / nb if nb > 1 else 0))
-    what = "roughness (std of epoch-to-epoch eval-loss changes)" if c.kind == "smoother" else c.metric
-    if se > 0 and abs(diff) <= 2 * se:
-        verdict = "inside the noise"
-    elif c.kind == "delta":
-        verdict = ("reproduced" if diff >= c.value / 2 else
-                   "direction reproduced, smaller gain" if diff > 0 else "not reproduced")
+            row.update(verdict=NOT_COMPARABLE, reason=f"{profile.name} profile, not the article's settings: "
+                                                      "a number is compared only under the full profile")
+        return row
+    if c.kind == "gain":
+        row = judge_gain(xs, ys, *c.range, factor=c.factor)
+    elif c.kind == "better":
+        row = judge_better(xs, ys, MEASURES[c.metric][1])
+    elif c.kind == "range":
+        row = judge_range(xs, *c.range)
     else:
-        verdict = "reproduced" if diff > 0 else "not reproduced"
-    reason = note + f"{what}; " + ("one seed per run: no spread, use --seeds 3 or more" if se == 0 else
-                                   "|difference| <= 2 standard errors over seeds" if verdict == "inside the noise"
-                                   else "difference beyond 2 standard errors")
-    if not profile.comparable and verdict in ("reproduced", "not reproduced"):
-        verdict += f" ({profile.name})"
-    return {"ours": f"{c.run} {a:.4f} vs {c.than} {b:.4f}: difference {diff:+.4f} ± {se:.4f} (standard error)",
-            "verdict": verdict, "reason": reason}
+        raise ValueError(f"unknown claim kind {c.kind!r}")
+    row["rule"] += f"; {MEASURES[c.metric][2]}"
+    if not profile.comparable:
+        row["verdict"] += f" ({profile.name})"
+        row["reason"] = f"{profile.name} profile, not the article's settings"
+    return row
 
 
 def arithmetic_claims(checks: list[dict]) -> list[dict]:
     """The articles' arithmetic checks (arithmetic/claims.py) as claim rows."""
     return [{"model": "", "metric": "arithmetic", "value": c["stated"], "source": c["source"], "text": c["claim"],
-             "ours": c["ours"], "verdict": "reproduced" if c["verdict"] == "agrees" else "not reproduced",
-             "reason": c["note"]} for c in checks]
+             "claimed": str(c["stated"]), "ours": c["ours"], "n": "", "interval": "",
+             "verdict": "reproduced" if c["verdict"] == "agrees" else "not reproduced",
+             "rule": "arithmetic from our layer tables", "reason": c["note"]} for c in checks]
+
+
+def rules_markdown() -> str:
+    """The rules, as the foot of every results.md and the README state them."""
+    return "\n".join(["How claims are judged:", ""] + [f"- **{name}**: {text}" for name, text in RULES])

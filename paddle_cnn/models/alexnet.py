@@ -10,16 +10,17 @@ from paddle_cnn.sources import cite
 
 @register_model("alexnet", input_shape=(3, 224, 224), source=cite("a001", "AlexNet conv1-FC8") + "; "
                 + cite("a003", "二.2 AlexNet"), summary="one-tower AlexNet 96-256-384-384-256, fc 4096-4096")
-def alexnet(num_classes=10, in_channels=3, input_size=(224, 224), conv1_padding=0, lrn=False, dropout=0.5):
+def alexnet(num_classes=10, in_channels=3, input_size=(224, 224), conv1_padding=2, lrn=False, dropout=0.5,
+            relu_logits=False):
     """AlexNet with the two GPU towers merged: conv 96@11x11/4, overlapping max-pool 3/2, conv 256@5x5 pad 2,
     pool, conv 384/384/256 @3x3 pad 1, pool, fc 4096 + dropout, fc 4096 + dropout, fc classes; ReLU throughout.
 
-    conv1_padding=0 is article 001's arithmetic: a 227x227 input gives 55x55x96 and conv1 has 11*11*3*96 =
-    34,848 weights + 96 biases. Article 003 uses padding 2 on 224x224 inputs (also 55x55); pass conv1_padding=2.
-    lrn=True adds the original paper's local response normalisation after conv1 and conv2 (article 003 omits it,
-    article 004 says it costs much and helps little). Deliberate difference from article 003's code: its last fc
-    layer has act='relu' on the logits, which we leave out. The flatten size is computed from the input
-    (256*6*6 at 227x227, 256*5*5 at 224x224 with padding 0).
+    The default is the canonical network: conv1 padding 2 on a 224x224 input gives 55x55x96 and 6x6x256 before
+    fc6, 62,378,344 parameters at 1000 classes. conv1_padding=0 with input_size=227 is article 001's arithmetic
+    (227x227 also gives 55x55; conv1 has 11*11*3*96 = 34,848 weights + 96 biases); padding 0 at 224 gives 54x54
+    and 5x5x256 before fc6. lrn=True adds the original paper's local response normalisation after conv1 and conv2
+    (article 003 omits it, article 004 says it costs much and helps little). relu_logits=True is article 003's
+    code, whose last fc has act='relu' on the logits. The flatten size is computed from the input.
     """
     norm = (lambda: [nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)]) if lrn else (lambda: [])
     features = nn.Sequential(
@@ -35,6 +36,6 @@ def alexnet(num_classes=10, in_channels=3, input_size=(224, 224), conv1_padding=
     classifier = nn.Sequential(
         nn.Linear(flat_features(features, in_channels, input_size), 4096), nn.ReLU(), nn.Dropout(dropout),
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
-        nn.Linear(4096, num_classes),
+        nn.Linear(4096, num_classes), *([nn.ReLU()] if relu_logits else []),
     )
     return FeatureNet(features, classifier)
