@@ -34,7 +34,7 @@ def test_summary_text_and_json(capsys):
 
 
 def test_summary_markdown_other_input(capsys):
-    code, out, _ = run(capsys, "summary", "alexnet", "--input", "3x227x227", "--format", "markdown")
+    code, out, _ = run(capsys, "summary", "alexnet", "--input", "3x224x224", "--format", "markdown")
     assert code == 0 and "| features.0 | Conv2D |" in out and "96x55x55" in out and "34,848" in out
 
 

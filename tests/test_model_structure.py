@@ -146,7 +146,7 @@ EXPECTED = {
     "lenet_sigmoid": ((3, 224, 224), {}, LENET_SIGMOID, None),
     "convpool3": ((3, 32, 32), {}, CONVPOOL3, None),
     "convpool3_bn": ((3, 32, 32), {}, CONVPOOL3_BN, None),
-    "alexnet": ((3, 227, 227), {"input_size": 227}, ALEXNET_227, None),
+    "alexnet": ((3, 227, 227), {"input_size": 227, "conv1_padding": 0}, ALEXNET_227, None),
     **{name: ((3, 224, 224), {}, vgg(cfg), None) for name, cfg in VGG_CFG.items()},
     **{f"{name}_bn": ((3, 224, 224), {}, vgg(cfg, bn=True), None) for name, cfg in VGG_CFG.items()},
     "vgg16_cifar": ((3, 32, 32), {}, vgg16_cifar(), None),

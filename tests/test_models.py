@@ -78,7 +78,7 @@ def test_lenet5_article001_arithmetic():
 
 
 def test_alexnet_article001_conv1():
-    t = layer_table(create_model("alexnet", input_size=227), (3, 227, 227))
+    t = layer_table(create_model("alexnet", input_size=227, conv1_padding=0), (3, 227, 227))
     c1 = t[0]
     assert c1.type == "Conv2D" and c1.output_shape == (96, 55, 55)
     assert (c1.weights, c1.bias) == (34_848, 96)
@@ -149,8 +149,19 @@ def test_trick_cnn_variants_are_one_class_configured():
 
 
 def test_table_for_a_wrong_input_names_the_linear_layer():
-    with pytest.raises(ShapeError, match="'classifier.0' .* expects 6400 input features, got 9216"):
-        layer_table(create_model("alexnet"), (3, 227, 227))
+    with pytest.raises(ShapeError, match="'classifier.0' .* expects 9216 input features, got 12544"):
+        layer_table(create_model("alexnet"), (3, 256, 256))
+
+
+def test_the_default_alexnet_is_the_canonical_one_tower_network():
+    """224x224 with conv1 padding 2: 55x55 after conv1, 6x6x256 before fc6, 62,378,344 parameters at 1000
+    classes (article 001's padding 0 at 224 would give 54x54 and 5x5x256)."""
+    t = layer_table(create_model("alexnet", num_classes=1000), (3, 224, 224))
+    assert t[0].output_shape == (96, 55, 55) and rows_of(t, "MaxPool2D")[-1].output_shape == (256, 6, 6)
+    assert t.totals["params"] == 62_378_344
+    relu = create_model("alexnet", num_classes=16, relu_logits=True)  # article 003's code: ReLU on the logits
+    assert type(relu.classifier[-1]).__name__ == "ReLU" and type(create_model("alexnet").classifier[-1]).__name__ \
+        == "Linear"
 
 
 def test_layer_table_on_foreign_models():

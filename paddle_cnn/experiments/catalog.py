@@ -61,7 +61,7 @@ def article_claims(key: str) -> list[dict]:
 def other_claims(exp) -> list[dict]:
     """The claims of `exp`'s article that `exp` does not judge itself, as claim rows saying where they are judged
     (or why not). The arithmetic experiment spans all articles and lists only its own checks."""
-    if exp.arithmetic:
+    if exp.arithmetic or not article_of(exp.source):
         return []
     own = {c.text for c in exp.claims}
     rows = []

@@ -226,7 +226,7 @@ def judge_value(xs, value, tolerance) -> dict:
 def judge_gain(xs, ys, r_lo, r_hi, factor=1.0) -> dict:
     w = welch(xs, ys, factor)
     where = against_range(w["lo"], w["hi"], r_lo, r_hi)
-    if w["hi"] < 0 and (r_lo is None or r_lo >= 0):
+    if w["hi"] < 0 and factor == 1 and (r_lo is None or r_lo >= 0):
         verdict = "opposite direction"
     elif where == "above":
         verdict = "larger than claimed"

@@ -1,0 +1,181 @@
+"""The verdict rules, table-driven, on made-up runs whose right answers are worked out by hand.
+
+Three seeds per arm unless a case says otherwise; `three(m, sd)` is [m - sd, m, m + sd] (std ddof 1 = sd), so a
+one-sample 95% t-interval is m ± 4.303 * sd / sqrt(3) = m ± 2.484 sd, and the Welch difference of two such arms has
+se = sd * sqrt(2/3) with 4 degrees of freedom (t 2.776). ADVERSARIAL cases are the ways the old rules said
+"reproduced" when they should not have: none of them may read "reproduced"; CONTROL cases must.
+"""
+import math
+
+import pytest
+
+from paddle_cnn.experiments import Experiment, Run
+from paddle_cnn.experiments.definitions import Claim, better, converges, gain, gain_range, gap
+from paddle_cnn.experiments.verdicts import judge_better, roughness, t_quantile, verdicts, welch
+
+LN10 = math.log(10)
+
+
+def three(m, sd=0.01):
+    return [m - sd, m, m + sd]
+
+
+def runs(label, values, metric="test_acc"):
+    """Runs whose `metric` takes `values`, one per seed. Measures of curves get curves that produce them."""
+    out = []
+    for i, v in enumerate(values):
+        r = {"run": f"{label}-s{i}", "label": label, "model": label, "seed": i, "params": 100, "num_classes": 10,
+             "test_acc": 0.5, "best_eval_acc": 0.5, "epochs": 4, "train_seconds": 1.0,
+             "history": {"eval_loss": [1.0, 0.9, 0.8, 0.7], "eval_acc": [0.2, 0.4, 0.5, 0.5],
+                         "train_loss": [2.3, 2.0, 1.5, 1.0], "train_acc": [0.2, 0.4, 0.5, 0.5]}}
+        if metric in ("test_acc", "best_eval_acc", "train_seconds"):
+            r[metric] = v
+        elif metric == "train_loss_drop":
+            r["history"]["train_loss"][-1] = (1 - v) * LN10
+        elif metric == "train_eval_gap":
+            r["history"]["train_acc"][-1] = 0.5 + v
+        elif metric == "eval_loss_roughness":  # alternating steps of size v: std of the changes grows with v
+            r["history"]["eval_loss"] = [1.0, 1.0 - v, 1.0, 1.0 - v]
+        elif metric == "epochs_to_90":
+            r["history"]["eval_acc"] = [0.1] * (int(v) - 1) + [0.9] * (5 - int(v) + 1)
+        else:
+            raise AssertionError(metric)
+        out.append(r)
+    return out
+
+
+def judge(claim, a, b=(), profile="full"):
+    exp = Experiment("e", "title", "source", "data", (Run(claim.run, claim.run),), {}, {}, claims=(claim,))
+    data = runs(claim.run, a, claim.metric) + (runs(claim.than, b, claim.metric) if claim.than else [])
+    return verdicts(exp, {"profile": profile, "runs": data})[0]
+
+
+def value(v, tol=0.01, metric="test_acc"):
+    return Claim("value", "a", metric, v, "source", "text", tolerance=tol)
+
+
+def g(words, factor=1.0):
+    return gain("a", "b", words, "source", "text", metric="test_acc", factor=factor)
+
+
+BETTER = better("a", "b", "test_acc", "source", "text")
+
+CASES = [  # (id, claim, a, b, profile, verdict, role)
+    # numbers
+    ("80% against ~60% is above, not reproduced", value(0.60, 0.05), three(0.80), (), "full", "above", "adversarial"),
+    ("above the article's number is 'above'", value(0.97), three(0.99, 0.002), (), "full", "above", "adversarial"),
+    ("clearly below", value(0.9810), three(0.95, 0.005), (), "full", "below", "adversarial"),
+    ("two seeds: no interval to judge", value(0.97), [0.97, 0.97], (), "full", "needs >= 3 seeds", "adversarial"),
+    ("a number under quick is not comparable", value(0.97), three(0.97), (), "quick",
+     "not comparable at this profile", "adversarial"),
+    ("inside the widened interval", value(0.9810), three(0.975, 0.005), (), "full", "reproduced", "control"),
+    ("a wide interval contains it", value(0.71, 0.02), three(0.70, 0.05), (), "full", "reproduced", "control"),
+    # gains
+    ("+60 points against ~25 is larger", g("~25"), three(0.85), three(0.25), "full", "larger than claimed",
+     "adversarial"),
+    ("+0.5 points against 'at least 1' is smaller", g("at least 1"), three(0.505, 0.001), three(0.50, 0.001),
+     "full", "smaller than claimed", "adversarial"),
+    ("+25 points against ten-odd is larger", g("ten-odd"), three(0.75), three(0.50), "full",
+     "larger than claimed", "adversarial"),
+    ("-10 points against ~8 is the opposite direction", g("~8"), three(0.40), three(0.50), "full",
+     "opposite direction", "adversarial"),
+    ("overlapping ~8 but including no gain", g("~8"), three(0.55, 0.05), three(0.50, 0.05), "full",
+     "inside the noise", "adversarial"),
+    ("LRN 'helps little' but gains 5 points", g("at most 1"), three(0.55, 0.002), three(0.50, 0.002), "full",
+     "larger than claimed", "adversarial"),
+    ("all tricks less than double", g("more than double", 2.0), three(0.66), three(0.40), "full",
+     "smaller than claimed", "adversarial"),
+    ("a gain with one seed", g("~25"), [0.75], [0.50], "quick", "needs >= 3 seeds", "adversarial"),
+    ("+25 points against ~25", g("~25"), three(0.75), three(0.50), "full", "reproduced", "control"),
+    ("+12 points against ten-odd", g("ten-odd"), three(0.62), three(0.50), "full", "reproduced", "control"),
+    ("+0.2 points against 'at most 1'", g("at most 1"), three(0.502, 0.002), three(0.50, 0.002), "full",
+     "reproduced", "control"),
+    ("0.66 against 2 x 0.30", g("more than double", 2.0), three(0.66), three(0.30), "full", "reproduced",
+     "control"),
+    # better / smoother / faster
+    ("+0.1 point with one seed per run", BETTER, [0.901], [0.900], "quick", "needs >= 3 seeds", "adversarial"),
+    ("two seeds per run", BETTER, [0.95, 0.96], [0.80, 0.81], "full", "needs >= 3 seeds", "adversarial"),
+    ("t = 2.5 at df 4: beyond the old 2 standard errors, inside the noise", BETTER,
+     three(0.80 + 2.5 * 0.01 * math.sqrt(2 / 3)), three(0.80), "full", "inside the noise", "adversarial"),
+    ("clearly worse", BETTER, three(0.80), three(0.90), "full", "opposite direction", "adversarial"),
+    ("a small difference", BETTER, three(0.905), three(0.90), "full", "inside the noise", "adversarial"),
+    ("smoke judges no runs", BETTER, three(0.90), three(0.10), "smoke", "not comparable at this profile",
+     "adversarial"),
+    ("rougher eval loss is not smoother", better("a", "b", "eval_loss_roughness", "s", "t"), three(0.3, 0.02),
+     three(0.1, 0.02), "full", "opposite direction", "adversarial"),
+    ("t = 3.2 at df 4", BETTER, three(0.80 + 3.2 * 0.01 * math.sqrt(2 / 3)), three(0.80), "full", "reproduced",
+     "control"),
+    ("clearly better, quick marks it", BETTER, three(0.90), three(0.80), "quick", "reproduced (quick)", "control"),
+    ("smoother eval loss", better("a", "b", "eval_loss_roughness", "s", "t"), three(0.1, 0.02), three(0.3, 0.02),
+     "full", "reproduced", "control"),
+    ("fewer epochs to 90%", better("a", "b", "epochs_to_90", "s", "t"), [1, 1, 2], [4, 4, 3], "full",
+     "reproduced", "control"),
+    # ranges: convergence on the training loss, overfitting as a train - eval gap
+    ("'does not converge' but the loss fell by half", converges("a", "s", "t", does=False), three(0.5, 0.02), (),
+     "full", "above", "adversarial"),
+    ("'converges' but the loss stayed at ln(10)", converges("a", "s", "t"), three(0.01, 0.005), (), "full",
+     "below", "adversarial"),
+    ("'converges' across the 10% bound", converges("a", "s", "t"), three(0.10, 0.03), (), "full",
+     "inside the noise", "adversarial"),
+    ("'overfits badly' with a 2-point gap", gap("a", "s", "t", low=0.20), three(0.02), (), "full", "below",
+     "adversarial"),
+    ("'does not converge' and it did not", converges("a", "s", "t", does=False), three(0.01, 0.005), (), "full",
+     "reproduced", "control"),
+    ("'converges' and it did", converges("a", "s", "t"), three(0.5, 0.02), (), "full", "reproduced", "control"),
+    ("'overfits badly' with a 30-point gap", gap("a", "s", "t", low=0.20), three(0.30), (), "full", "reproduced",
+     "control"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_verdict_table(case):
+    name, claim, a, b, profile, verdict, role = case
+    row = judge(claim, a, b, profile)
+    assert row["verdict"] == verdict, row
+    if role == "adversarial":
+        assert not row["verdict"].startswith("reproduced"), row
+    else:
+        assert row["verdict"].startswith("reproduced"), row
+
+
+def test_the_table_is_big_enough_and_has_both_kinds():
+    roles = [c[-1] for c in CASES]
+    assert len(CASES) >= 20 and roles.count("adversarial") >= 15 and roles.count("control") >= 8
+
+
+def test_every_judged_row_shows_its_rule_n_and_interval():
+    row = judge(g("~25"), three(0.75), three(0.50))
+    assert row["n"] == "3 vs 3" and row["interval"].startswith("[") and "Welch" in row["rule"]
+    assert row["claimed"] == "~25 -> 15..35 points"
+    row = judge(value(0.9810), three(0.975, 0.005))
+    assert row["n"] == 3 and row["interval"] == "[0.9626, 0.9874]" and "t-interval" in row["rule"]
+
+
+@pytest.mark.parametrize("df,q", [(1, 12.706), (2, 4.303), (4, 2.776), (10, 2.228), (30, 2.042), (1000, 1.962)])
+def test_t_quantiles_match_the_tables(df, q):
+    assert t_quantile(0.975, df) == pytest.approx(q, abs=1e-3)
+
+
+def test_welch_uses_its_own_degrees_of_freedom():
+    w = welch([1.0, 2.0, 3.0], [1.0, 1.1, 1.2, 1.3, 1.4])  # variances 1/3 and 0.025/5
+    va, vb = 1.0 / 3, 0.025 / 5
+    assert w["se"] == pytest.approx(math.sqrt(va + vb))
+    assert w["df"] == pytest.approx((va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 4))
+    assert 2.0 < w["df"] < 2.2  # the noisy arm's n - 1, not n1 + n2 - 2 = 6
+    assert judge_better([1.0, 2.0, 3.0], [1.0, 1.1, 1.2, 1.3, 1.4])["verdict"] == "inside the noise"
+
+
+@pytest.mark.parametrize("words,rng", [("~25", (0.15, 0.35)), ("ten-odd", (0.10, 0.19)), ("at least 1", (0.01, None)),
+                                       ("~8", (0.048, 0.112)), ("at most 2", (None, 0.02))])
+def test_the_articles_words_become_explicit_ranges(words, rng):
+    assert gain_range(words) == pytest.approx(rng) if None not in rng else gain_range(words) == rng
+
+
+def test_unknown_gain_words_are_refused():
+    with pytest.raises(ValueError, match="no range for the gain words 'about a lot'"):
+        gain_range("about a lot")
+
+
+def test_roughness_is_the_spread_of_the_steps():
+    assert roughness([1.0, 0.9, 0.8, 0.7]) == pytest.approx(0.0, abs=1e-12)
+    assert roughness([1.0, 0.5, 0.9, 0.3]) > 0.4
