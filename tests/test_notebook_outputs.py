@@ -39,15 +39,16 @@ def headers(nb) -> dict:
     return found
 
 
-def claims_shown(nb) -> list[str]:
-    """The verdict column of every claims table the notebook displayed (its HTML, as Jupyter renders it)."""
+def claims_shown(nb, column="verdict") -> list[str]:
+    """One column of every claims table the notebook displayed (its HTML, as Jupyter renders it)."""
+    import html as _html
     rows = []
     for out in outputs(nb):
-        html = out.get("data", {}).get("text/html", "")
-        if "the article&#x27;s claims" in html or "the article's claims" in html:
-            head = re.findall(r"<th>(.*?)</th>", html)
-            for tr in re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>")[1]):
-                rows.append(re.findall(r"<td[^>]*>(.*?)</td>", tr)[head.index("verdict")])
+        page = out.get("data", {}).get("text/html", "")
+        if "the article&#x27;s claims" in page or "the article's claims" in page:
+            head = re.findall(r"<th>(.*?)</th>", page)
+            for tr in re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1], re.S):
+                rows.append(_html.unescape(re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)[head.index(column)]))
     return rows
 
 
@@ -81,6 +82,19 @@ def test_an_executed_notebook_shows_plots_and_verdicts_of_what_it_saved(name):
         assert any(r["history"]["train_loss"][-1] < r["history"]["train_loss"][0] for r in saved["runs"]), exp
         assert all((logdir / exp / f).stat().st_size > 0 for f in ("curves.png", "final.png", "results.md"))
     assert claims_shown(nb) == verdicts
+    # every claim of the article is listed (judged here, judged elsewhere, or not judged with the reason)
+    from paddle_cnn.experiments import get_experiment
+    from paddle_cnn.experiments.catalog import article_claims
+    from paddle_cnn.sources import article_of
+    texts = claims_shown(nb, "text")
+    for exp in EXPERIMENTS[name]:
+        e = get_experiment(exp)
+        of_article = [c["text"] for c in article_claims(article_of(e.source))]
+        foreign = [c.text for c in e.claims if article_of(c.source) != article_of(e.source)]
+        assert set(of_article + foreign) <= set(texts), exp
+    assert len(texts) == sum(len(article_claims(article_of(get_experiment(x).source))) + len(
+        [c for c in get_experiment(x).claims if article_of(c.source) != article_of(get_experiment(x).source)])
+        for x in EXPERIMENTS[name])
 
 
 @pytest.mark.parametrize("name", COMMITTED_EXECUTED)
@@ -103,7 +117,7 @@ def test_committed_outputs_come_from_the_quick_profile_of_todays_plans(name):
                c.metadata.get("tags", []))
 
 
-@pytest.mark.parametrize("name", ("00_layer_arithmetic",) + COMMITTED_EXECUTED)
+@pytest.mark.parametrize("name", COMMITTED_EXECUTED)
 def test_findings_quote_only_figures_of_the_committed_run(name):
     """'What we found' is written from the run above it: every figure it quotes (accuracies to 4 places, counts
     with thousands separators) is in the notebook's outputs."""
@@ -125,6 +139,13 @@ def test_notebooks_without_their_data_here_are_committed_without_outputs():
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         assert not outputs(nb), name
         assert "## Data this notebook needs" in nb.cells[1].source, name
+        # what a preview shows before any run: the data's classes and split, and every assumed setting
+        from paddle_cnn.data import describe_dataset
+        from paddle_cnn.experiments import get_experiment
+        for exp in map(get_experiment, EXPERIMENTS[name]):
+            if exp.dataset == "caltech16":
+                assert describe_dataset("caltech16") in nb.cells[1].source, name
+            assert all(f"- {a}" in nb.cells[1].source for a in exp.assumed), (name, exp.assumed)
 
 
 def test_the_committed_arithmetic_notebook_equals_a_fresh_execution():

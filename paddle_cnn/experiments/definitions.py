@@ -212,8 +212,7 @@ _CALTECH = dict(epochs=60, batch_size=32, optimizer="momentum", lr=1e-3, momentu
 _CALTECH_QUICK = dict(epochs=3, input_size=64, train_subset=800, test_subset=240)
 _CALTECH_ASSUMED = ("momentum 0.9: the article names the Momentum optimizer but prints no value",
                     "the 16 classes and the train / eval split: the article's AI Studio list files are not "
-                    "printed; ours are the classes and split of paddle_cnn.data.caltech (shown above)",
-                    "no data augmentation, as the article says for its comparison")
+                    "printed; ours are the classes and split of paddle_cnn.data.caltech (shown above)")
 _add(Experiment(
     "classic-caltech16", "LeNet, AlexNet, VGG13 and GoogLeNet on 16 Caltech-101 classes, with and without BN "
     "(article 003)", A003, "caltech16",
@@ -244,7 +243,8 @@ _add(Experiment(
         "AlexNet as article 003 writes it: conv1 padding 2 at 224x224 and a ReLU on the logits (act='relu' on its "
         "last fc)", "VGG13 with BN at the article's two places (the other BN lines of its code are commented "
         "out); vgg13_allbn puts BN after every conv, for the 'more BN hurts' claim"),
-    notes="quick: 64x64 inputs, 800 training images, 3 epochs: far from the article's 60 epochs at 224x224."))
+    notes="No augmentation, as the article says for its comparisons. quick: 64x64 inputs, 800 training images, 3 "
+          "epochs: far from the article's 60 epochs at 224x224."))
 
 _TRICK_BASE = "cnn_bn"
 _DECAY = dict(lr_schedule="piecewise", milestones=(20, 40))
@@ -289,7 +289,8 @@ _add(Experiment(
         "of cnn_sigmoid (no BN) and of cnn_leakyrelu (with BN)",
         "'does not help' (lr decay) read as a gain of at most 2 points; the article tried decay on all seven "
         "variants, we on two"),
-    notes="quick: 64x64 inputs, 800 training images, 3 epochs: far from the article's 60 epochs at 224x224."))
+    notes="No augmentation, as the article says for its comparisons. quick: 64x64 inputs, 800 training images, 3 "
+          "epochs: far from the article's 60 epochs at 224x224."))
 
 
 def _hours(runs) -> str:
@@ -314,9 +315,9 @@ _add(Experiment(
             "smoke": ("vgg16", (3, 64, 64), 2, 2)},
     assumed=("paddle.v2 scaled the learning rate (0.1/128) and L2 rate (0.0002*128) by the batch size 128; in "
              "paddle 2.x terms that is lr 0.1 and weight decay 2e-4 on the batch-mean loss",
-             "'discexp' decay x0.1 every 100 epochs (50,000*100 samples), scaled with the profile's epochs",
-             "no augmentation: the article's reader feeds the images as they are"),
-    notes="The article's speed benchmark (forward and forward-backward seconds per batch of VGG16 at 224x224, batch "
+             "'discexp' decay x0.1 every 100 epochs (50,000*100 samples), scaled with the profile's epochs"),
+    notes="No augmentation: the article's reader shuffles cifar.train10() and feeds the images as they are. The "
+          "article's speed benchmark (forward and forward-backward seconds per batch of VGG16 at 224x224, batch "
           "128) is measured beside it; quick uses batch 8, smoke 2 images at 64x64."))
 
 _add(Experiment(
