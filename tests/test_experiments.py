@@ -164,3 +164,15 @@ def test_reuse_keeps_runs_of_the_same_plans_and_retrains_changed_ones(tmp_path, 
     assert all(r["settings"]["lr"] == 2e-3 for r in changed["runs"]) and len(changed["runs"]) == 4
     on_disk = json.loads((tmp_path / "pool-vs-stride" / "results.json").read_text())
     assert sorted(on_disk["plans_done"]) == sorted(r["run"] for r in changed["runs"])
+    # a finished run of the same plan whose model today's code builds differently (a builder default changed:
+    # here its recorded parameter count) is not reused: it is trained again, saying why
+    for r in on_disk["runs"]:
+        if r["run"] == "lenet-s0":
+            r["params"] += 1
+    (tmp_path / "pool-vs-stride" / "results.json").write_text(json.dumps(on_disk))
+    lines = []
+    again = run_experiment("pool-vs-stride", "smoke", seeds=2, reuse=True, **kw, log=lines.append)
+    assert [l.split(":")[0] for l in lines if "reused, not retrained" in l] == ["lenet-s1", "lenet_nopool-s0",
+                                                                                "lenet_nopool-s1"]
+    assert any(l.startswith("lenet-s0: the earlier result came from another version of lenet") for l in lines)
+    assert {r["run"]: r["params"] for r in again["runs"]}["lenet-s0"] == 61_706

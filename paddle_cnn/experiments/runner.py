@@ -44,7 +44,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
             check_checkpoints(plans, folder, data)
         results.data["device"] = dev
         for plan in plans:
-            if results.done(plan):
+            if results.done(plan) and not results.stale_model(plan, data, log):
                 log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
                 continue
             go_on = resume or (reuse and own_checkpoint(plan, folder, data, log))
@@ -227,6 +227,23 @@ class Results:
 
     def done(self, plan) -> bool:
         return self.data["plans_done"].get(plan.key) == plan.fingerprint
+
+    def stale_model(self, plan, data: "DataCache", log) -> bool:
+        """Whether a finished run of the same plan trained a model that today's code builds differently (a changed
+        default of the model's builder): compared by parameter count; such a run is forgotten and trained again."""
+        row = next((r for r in self.data["runs"] if r.get("run") == plan.key), None)
+        if not isinstance(plan, TrainPlan) or row is None or "params" not in row:
+            return False
+        from paddle_cnn.arithmetic.tables import arithmetic_only_init, count_params
+        with arithmetic_only_init():
+            now = count_params(build_model(plan, data.splits(plan))[0])
+        if now == row["params"]:
+            return False
+        log(f"{plan.key}: the earlier result came from another version of {plan.model} ({row['params']:,} "
+            f"parameters there, {now:,} here): not reused")
+        self.data["runs"] = [r for r in self.data["runs"] if r is not row]
+        self.data["plans_done"].pop(plan.key, None)
+        return True
 
     def add(self, plan, row: dict, notes=()) -> None:
         self.data["notes"] += [n for n in notes if n not in self.data["notes"]]
