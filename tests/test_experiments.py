@@ -1,6 +1,7 @@
 """Experiments as data, the runner's files and the run/report CLI."""
 import json
 import os
+import pathlib
 
 import pytest
 
@@ -77,6 +78,10 @@ def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
     assert main(["report", "pool-vs-stride", "--logdir", str(tmp_path)]) == 0
     md = (tmp_path / "pool-vs-stride" / "results.md").read_text()
     assert "LeNet has 61,706 parameters" in md and "stale" not in md
+    from paddle_cnn.experiments.verdicts import rules_markdown
+    assert rules_markdown() in md  # the rules at the foot of every results.md
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert rules_markdown().split("\n", 2)[2] in readme  # ... and in the README, word for word
     assert [c["verdict"] for c in json.loads(saved.read_text())["claims"]] == [c["verdict"] for c in again["claims"]]
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--resume", "--logdir",
                  str(tmp_path)]) == 0
