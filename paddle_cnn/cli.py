@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: $PADDLE_CNN_DATA, "
                    "else the checkout's data/; work/data on AI Studio, whose mounted data sets are searched too)")
     r.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: the checkout's logs/; "
-                   "work/logs on AI Studio)")
+                   "work/logs on AI Studio; the smoke profile's runs in its smoke/ folder)")
     r.add_argument("--resume", action="store_true", help="keep finished runs, resume the interrupted one (only "
                                                           "runs of the same plans: anything else is refused)")
     r.add_argument("--dry-run", action="store_true", help="print the run plans and exit without training")
@@ -165,8 +165,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "logdir", "") is None:
-            args.logdir = places.shown(places.default_logdir())
+        if getattr(args, "logdir", "") is None:  # smoke runs apart from real results, as in the notebooks
+            profile = getattr(args, "profile", None) or os.environ.get("PADDLE_CNN_PROFILE")
+            args.logdir = places.shown(places.default_logdir(profile if args.command == "run" else None))
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
             from paddle_cnn.device import user_threads
             user_threads()

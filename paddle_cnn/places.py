@@ -41,10 +41,12 @@ def default_data_dir() -> str:
     return os.path.join(root, "work", "data") if root else os.path.join(checkout(), "data")
 
 
-def default_logdir() -> str:
-    """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/."""
+def default_logdir(profile: str | None = None) -> str:
+    """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/; runs
+    of the smoke profile go to its smoke/ folder, so they never replace real results."""
     root = aistudio_root()
-    return os.path.join(root, "work", "logs") if root else os.path.join(checkout(), "logs")
+    base = os.path.join(root, "work", "logs") if root else os.path.join(checkout(), "logs")
+    return os.path.join(base, "smoke") if profile == "smoke" else base
 
 
 def mounted_folders() -> list[str]:

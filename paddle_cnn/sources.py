@@ -26,3 +26,12 @@ def cite(key: str, section: str = "") -> str:
 def article_of(source: str) -> str:
     """The key of the article a citation (as cite() writes it) names, or '' for none."""
     return next((k for k, s in SOURCES.items() if source.startswith(s["title"])), "")
+
+
+def short(source: str) -> str:
+    """'article 00N, section' for a citation cite() wrote (tables name the article once in full, elsewhere)."""
+    key = article_of(source)
+    if not key:
+        return source
+    rest = source[len(cite(key)):].lstrip(", ")
+    return f"article {key[1:]}" + (f", {rest}" if rest else "")

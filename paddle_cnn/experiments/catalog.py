@@ -70,7 +70,8 @@ def other_claims(exp) -> list[dict]:
             continue
         verdict = f"judged in {c['where']} (notebook {NOTEBOOKS[c['where']][:2]})" if c["where"] else \
             "not judged here"
+        reason = c["reason"] or f"its verdict and figures are in {c['where']}'s results"
         rows.append({"model": "", "metric": "", "value": None, "source": c["source"], "text": c["text"],
                      "claimed": "", "ours": None, "n": "", "interval": "", "verdict": verdict, "rule": "",
-                     "reason": c["reason"]})
+                     "reason": reason})
     return rows

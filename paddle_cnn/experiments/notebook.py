@@ -36,7 +36,7 @@ def notebook_settings(profile: str | None = None, seeds: int | None = None, data
     check_profile(profile)
     seeds = seeds or (1 if profile == FASTEST else SEEDS)
     data_dir = data_dir or default_data_dir()
-    logdir = logdir or (os.path.join(default_logdir(), FASTEST) if profile == FASTEST else default_logdir())
+    logdir = logdir or default_logdir(profile)
     log(f"profile {profile} ({why}), {seeds} seed(s) per run; data: {shown(data_dir)}; logs: {shown(logdir)}")
     return {"profile": profile, "seeds": seeds, "data_dir": data_dir, "logdir": logdir}
 

@@ -206,8 +206,17 @@ def header(results) -> str:
 def claims_table(results, title: str = "") -> Table:
     """The claims as results.md, the terminal and the notebooks show them: every claim of the article, with the
     article's words, our figure, the seeds (n), our 95% interval, the verdict and the rule that gave it."""
-    rows = [{**c, "95% interval": c.get("interval", "")} for c in results["claims"]]
+    from paddle_cnn.sources import short
+    rows = [{**c, "95% interval": c.get("interval", ""), "source": short(c.get("source", ""))}
+            for c in results["claims"]]
     return Table(rows, CLAIM_COLUMNS + ["source"], title)
+
+
+def articles_cited(results) -> str:
+    """The articles the claims table names by number, each cited in full once."""
+    from paddle_cnn.sources import article_of, cite
+    keys = sorted({article_of(c.get("source", "")) for c in results.get("claims", [])} - {""})
+    return "Articles: " + "; ".join(f"article {k[1:]} = {cite(k)}" for k in keys) if keys else ""
 
 
 def sections(results) -> list[tuple[str, object]]:
@@ -238,6 +247,7 @@ def sections(results) -> list[tuple[str, object]]:
         parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
     if results.get("claims"):
         parts.append(("table", claims_table(results, "the article's claims and our verdicts")))
+        parts += [("md", articles_cited(results))] if articles_cited(results) else []
         parts.append(("md", rules_markdown()))
     return parts
 

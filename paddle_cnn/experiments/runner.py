@@ -27,12 +27,12 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
     resume: keep finished runs and continue interrupted ones, refusing (one line, nothing changed) anything in the
     folder that another plan wrote. reuse (the notebooks' default): keep finished runs and continue interrupted
     ones of the same plans, and train afresh, saying so, those whose plan changed. Neither: start afresh.
-    logdir None: the checkout's logs/ (work/logs on AI Studio)."""
+    logdir None: the checkout's logs/ (work/logs on AI Studio; smoke runs in its smoke/ folder)."""
     from paddle_cnn.places import default_logdir
     plans = plan_experiment(name, profile, seeds)
     dev = device.setup()  # device, threads (a bad thread variable is one line here)
     exp = get_experiment(name)
-    folder = os.path.join(logdir or default_logdir(), exp.name)
+    folder = os.path.join(logdir or default_logdir(plans[0].profile if plans else None), exp.name)
     data = DataCache(data_dir, folder)
     for plan in plans:  # missing or corrupt data: one line before anything is written
         if isinstance(plan, TrainPlan) and not plan.data.generated_ok:

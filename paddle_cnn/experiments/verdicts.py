@@ -28,24 +28,29 @@ NOT_COMPARABLE = "not comparable at this profile"
 NEEDS_SEEDS = "needs >= 3 seeds"
 MIN_SEEDS = 3
 LEVEL = 0.95
+WIDE = 5  # a number's interval wider than WIDE x its tolerance (each side) is too noisy to reproduce anything
 
 RULES = [
     ("exact count", "reproduced when our count equals the article's, under every profile"),
     ("number", "reproduced when the article's number lies inside our 95% t-interval over seeds widened by the "
-               "stated tolerance; 'above' / 'below' when our whole widened interval is above / below it; judged "
+               f"stated tolerance, unless that interval is more than {WIDE} x the tolerance wide on each side (then: "
+               "inside the noise); 'above' / 'below' when our whole widened interval is above / below it; judged "
                "only under the full profile (the article's settings)"),
-    ("gain", "the article's words become an explicit range (~25 -> 15..35, ten-odd -> 10..19, at least 1 -> >= 1); "
-             "our difference's 95% Welch interval overlapping it and excluding zero: reproduced; wholly above / "
-             "below it: larger / smaller than claimed; wholly below zero: opposite direction; overlapping it but "
-             "including zero: inside the noise"),
+    ("gain", "the article's words become an explicit range (~25 -> 15..35, ten-odd -> 10..19, at least 1 -> >= 1, "
+             "at most 1 -> <= 1), compared with the 95% Welch interval of our difference: wholly above / below the "
+             "range: larger / smaller than claimed; wholly below zero (for a claimed gain): opposite direction; "
+             "overlapping a range that excludes zero: reproduced if our interval excludes zero too, else inside the "
+             "noise; for a range that includes zero ('helps little', 'does not help'): reproduced only with our "
+             "whole interval inside it, else inside the noise"),
     ("better", "a two-sided Welch t-test at the 5% level, t quantile for its own degrees of freedom: reproduced, "
                "opposite direction, or inside the noise"),
-    ("range", "a per-run measure (training-loss drop, train-eval gap): our 95% t-interval inside the claimed range "
-              "reproduced, wholly outside it above / below, across a bound inside the noise"),
+    ("range", "a per-run measure (training-loss drop, train-eval gap) against a claimed range: our 95% t-interval "
+              "wholly inside it: reproduced; wholly outside: above / below; across a bound: inside the noise"),
     ("seeds", f"every statistical rule needs >= {MIN_SEEDS} seeds per run; with fewer the verdict is "
               f"'{NEEDS_SEEDS}'"),
-    ("profiles", "quick-profile verdicts carry '(quick)': fewer epochs and smaller data than the article; the smoke "
-                 "profile judges exact counts only"),
+    ("profiles", "under the quick profile (fewer epochs, smaller data) numbers are 'not comparable at this "
+                 "profile', and the verdicts of gains, comparisons and ranges carry '(quick)'; the smoke profile "
+                 "judges exact counts only"),
 ]
 
 
@@ -219,20 +224,26 @@ def judge_value(xs, value, tolerance) -> dict:
     m, lo, hi, n = interval(xs)
     where = against_range(lo - tolerance, hi + tolerance, value, value)
     verdict = {"above": "above", "below": "below"}.get(where, "reproduced")
+    if verdict == "reproduced" and (hi - lo) / 2 > WIDE * tolerance:
+        verdict = "inside the noise"  # an interval that wide contains almost any number: no evidence
     return {"verdict": verdict, "ours": f"{m:.4f}", "n": n, "interval": f"[{lo:.4f}, {hi:.4f}]",
-            "rule": f"number: {value} inside our 95% t-interval ± {tolerance}"}
+            "rule": f"number: the article's {value} must lie in our 95% t-interval ± {tolerance} (half-width at "
+                    f"most {WIDE} x {tolerance})"}
 
 
 def judge_gain(xs, ys, r_lo, r_hi, factor=1.0) -> dict:
     w = welch(xs, ys, factor)
     where = against_range(w["lo"], w["hi"], r_lo, r_hi)
-    if w["hi"] < 0 and factor == 1 and (r_lo is None or r_lo >= 0):
+    no_effect_ok = (r_lo is None or r_lo <= 0) and (r_hi is None or r_hi >= 0)  # "helps little", "does not help"
+    if w["hi"] < 0 and factor == 1 and not no_effect_ok:
         verdict = "opposite direction"
     elif where == "above":
         verdict = "larger than claimed"
     elif where == "below":
         verdict = "smaller than claimed"
-    elif w["lo"] <= 0 and r_lo is not None and r_lo > 0:
+    elif no_effect_ok:  # a claim of no (large) effect needs our whole interval inside its range
+        verdict = "reproduced" if where == "inside" else "inside the noise"
+    elif w["lo"] <= 0:
         verdict = "inside the noise"
     else:
         verdict = "reproduced"
@@ -266,6 +277,9 @@ def _claimed(c) -> str:
         return f"{c.words} -> {range_text(*c.range, percent=False)}"
     if c.kind == "value":
         return f"{c.value} ± {c.tolerance}"
+    if c.kind == "better" and c.metric in MEASURES:
+        higher = MEASURES[c.metric][1]
+        return f"{c.run} {'>' if higher else '<'} {c.than} ({'higher' if higher else 'lower'} {MEASURES[c.metric][2]})"
     return c.words or ("" if c.value is None else f"{c.value:,}" if isinstance(c.value, int) else str(c.value))
 
 
