@@ -181,3 +181,20 @@ def test_reuse_keeps_runs_of_the_same_plans_and_retrains_changed_ones(tmp_path, 
                                                                                 "lenet_nopool-s1"]
     assert any(l.startswith("lenet-s0: the earlier result came from another version of lenet") for l in lines)
     assert {r["run"]: r["params"] for r in again["runs"]}["lenet-s0"] == 61_706
+
+
+def test_a_smoke_run_of_the_cli_goes_to_the_smoke_folder_not_over_real_results(tmp_path, monkeypatch, capsys):
+    """`paddle-cnn run EXP --profile smoke` without --logdir writes logs/smoke/EXP, as the notebooks do: a smoke
+    run never replaces the quick or full results in logs/EXP (once it overwrote the demo's)."""
+    from paddle_cnn import places
+    monkeypatch.setattr(places, "checkout", lambda: str(tmp_path))
+    monkeypatch.delenv("PADDLE_CNN_PROFILE", raising=False)
+    real = tmp_path / "logs" / "pool-vs-stride"
+    real.mkdir(parents=True)
+    (real / "results.json").write_text('{"kept": true}')
+    assert main(["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--data-dir",
+                 str(pathlib.Path(__file__).resolve().parent.parent / "data")]) == 0
+    assert json.loads((real / "results.json").read_text()) == {"kept": True}
+    assert json.loads((tmp_path / "logs" / "smoke" / "pool-vs-stride" / "results.json").read_text())["profile"] \
+        == "smoke"
+    assert "logs/smoke/pool-vs-stride" in capsys.readouterr().out
