@@ -3,12 +3,13 @@
 The rules (README "How claims are judged", the foot of every results.md; pinned in tests/test_verdicts.py):
 - exact counts ('params'): reproduced when equal, under every profile;
 - a number ('value', "89.11%"): our 95% t-interval over seeds, widened by the claim's tolerance, must contain the
-  article's number: "reproduced"; else "above" / "below" (our whole interval above / below it). Only under a
-  profile with the article's settings;
+  article's number: "reproduced" (unless the interval is wider than WIDE x the tolerance each side: "inside the
+  noise"); else "above" / "below". Only under a profile with the article's settings;
 - a gain ('gain', "+~25 points"): the article's words are an explicit range (~25 -> 15..35, ten-odd -> 10..19,
-  at least 1 -> >= 1), compared with the 95% Welch interval of our difference: "reproduced" (they overlap and
-  ours excludes no gain), "larger than claimed", "smaller than claimed", "opposite direction", or "inside the
-  noise" (overlaps, but our interval includes no gain);
+  at least 1 -> >= 1, at most 1 -> <= 1), compared with the 95% Welch interval of our difference: "larger than
+  claimed" / "smaller than claimed" (wholly above / below), "opposite direction", "reproduced" (overlapping a
+  range that excludes zero with an interval that excludes zero too; for a range that includes zero, "helps
+  little", our whole interval inside it), else "inside the noise";
 - better / smoother / faster ('better'): a two-sided Welch t-test at 5% with the t quantile of its own degrees of
   freedom: "reproduced", "opposite direction" or "inside the noise";
 - a measure in a range ('range': converges, does not converge, overfits): our interval inside the range
