@@ -44,9 +44,10 @@ def default_data_dir() -> str:
 def default_logdir(profile: str | None = None) -> str:
     """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/; runs
     of the smoke profile go to its smoke/ folder, so they never replace real results."""
+    from paddle_cnn.experiments.definitions import FASTEST
     root = aistudio_root()
     base = os.path.join(root, "work", "logs") if root else os.path.join(checkout(), "logs")
-    return os.path.join(base, "smoke") if profile == "smoke" else base
+    return os.path.join(base, FASTEST) if profile == FASTEST else base
 
 
 def mounted_folders() -> list[str]:
