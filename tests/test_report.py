@@ -49,6 +49,18 @@ def test_final_plot_shows_every_seed_and_the_mean_with_its_spread():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["lenet", "nopool"]
     segments = bars[0].lines[2][0].get_segments()
     np.testing.assert_allclose(segments[0][1][1] - segments[0][0][1], 2 * np.std([0.95, 0.97], ddof=1), atol=1e-9)
+    # each mean's value is written right of its rightmost seed dot, never over a dot (here the third seed of
+    # 'three' lies at the mean, where the label once sat)
+    res = made_up_results()
+    res["runs"] += [run("three", i, a) for i, a in enumerate([0.90, 0.98, 0.94])]
+    fig = plot_final(res)
+    ax = fig.axes[0]
+    seeds = np.concatenate([c.get_offsets() for c in ax.collections if c.get_gid() == "seeds"])
+    fig.canvas.draw()
+    dots = ax.transData.transform(seeds)
+    for t in ax.texts:
+        box = t.get_window_extent()
+        assert not any(box.x0 - 3 <= x <= box.x1 + 3 and box.y0 - 3 <= y <= box.y1 + 3 for x, y in dots), t.get_text()
 
 
 def test_final_plot_scale_shows_a_small_difference():

@@ -30,10 +30,8 @@ class Check:
 
 def _params(name: str, **kw) -> int:
     """Trainable parameters of a registered model, without running it (no layer table needed for a total)."""
-    from paddle_cnn.arithmetic.tables import arithmetic_only_init, count_params
-    from paddle_cnn.models import create_model
-    with arithmetic_only_init():
-        return count_params(create_model(name, **kw))
+    from paddle_cnn.arithmetic.tables import arithmetic_model, count_params
+    return count_params(arithmetic_model(name, **kw))
 
 
 def _convs(t):
@@ -65,10 +63,8 @@ def _deeper_fails(src) -> Check:
     import paddle.nn as nn
 
     from paddle_cnn.arithmetic.shapes import ShapeError, output_shape
-    from paddle_cnn.arithmetic.tables import arithmetic_only_init
-    from paddle_cnn.models import create_model
-    with arithmetic_only_init():
-        features = create_model("convpool3").features
+    from paddle_cnn.arithmetic.tables import arithmetic_model
+    features = arithmetic_model("convpool3").features
     deeper = nn.Sequential(*features, nn.Conv2D(50, 50, 5), nn.ReLU(), nn.MaxPool2D(2, 2))
     try:
         output_shape(deeper, (3, 32, 32))

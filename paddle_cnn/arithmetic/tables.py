@@ -223,14 +223,18 @@ def arithmetic_only_init():
         set_global_initializer(None)
 
 
+def arithmetic_model(name: str, **kw) -> nn.Layer:
+    """A registered model created with constant weights (for counting, never training); kw go to create_model."""
+    from paddle_cnn.models import create_model
+    with arithmetic_only_init():
+        return create_model(name, **kw)
+
+
 def model_table(name: str, input_shape=None, **kw) -> LayerTable:
     """Layer table of a registered model (created with constant weights) at input_shape, default its native one;
     kw go to create_model (num_classes, input_size, model options)."""
-    from paddle_cnn.models import create_model, model_spec
-    shape = tuple(input_shape or model_spec(name).input_shape)
-    with arithmetic_only_init():
-        model = create_model(name, **kw)
-    return layer_table(model, shape, name)
+    from paddle_cnn.models import model_spec
+    return layer_table(arithmetic_model(name, **kw), tuple(input_shape or model_spec(name).input_shape), name)
 
 
 def model_overview(names=None, num_classes: int = 10, progress: bool = False) -> list[dict]:

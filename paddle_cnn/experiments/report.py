@@ -176,7 +176,8 @@ def plot_final(results, path: str | None = None):
                    zorder=2, label="one seed" if i == 0 else None, gid="seeds")
         ax.errorbar([i], [m], yerr=[s], fmt="o", ms=7, color="C0", capsize=6, zorder=3,
                     label="mean ± std" if i == 0 else None)
-        ax.annotate(f"{m:.4f}", (i, m), xytext=(12, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.annotate(f"{m:.4f}", (i + 0.15, m), xytext=(8, 0), textcoords="offset points", va="center",
+                    fontsize=8)  # right of the rightmost seed dot, not over it
         values += accs + [m - s, m + s]
     values = [v for v in values if v == v] or [0.0, 1.0]  # no finite accuracy at all: the whole scale
     lo, hi = min(values), max(values)
@@ -247,7 +248,8 @@ def sections(results) -> list[tuple[str, object]]:
         parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
     if results.get("claims"):
         parts.append(("table", claims_table(results, "the article's claims and our verdicts")))
-        parts += [("md", articles_cited(results))] if articles_cited(results) else []
+        cited = articles_cited(results)
+        parts += [("md", cited)] if cited else []
         parts.append(("md", rules_markdown()))
     return parts
 

@@ -169,6 +169,7 @@ class Results:
     'identities' holds every plan's identity, 'plans_done' the fingerprint of each finished plan."""
 
     def __init__(self, exp, plans: list, folder: str, resume: bool, reuse: bool = False, log=print):
+        self.counts: dict = {}  # run label -> parameters of the model today's code builds for it
         self.exp, self.plans, self.path = exp, plans, os.path.join(folder, "results.json")
         self.folder = folder
         self.data = {"experiment": exp.name, "title": exp.title, "profile": plans[0].profile,
@@ -235,8 +236,10 @@ class Results:
         if not isinstance(plan, TrainPlan) or row is None or "params" not in row:
             return False
         from paddle_cnn.arithmetic.tables import arithmetic_only_init, count_params
-        with arithmetic_only_init():
-            now = count_params(build_model(plan, data.splits(plan))[0])
+        if plan.label not in self.counts:  # a label's seeds share one model: built once
+            with arithmetic_only_init():
+                self.counts[plan.label] = count_params(build_model(plan, data.splits(plan))[0])
+        now = self.counts[plan.label]
         if now == row["params"]:
             return False
         log(f"{plan.key}: the earlier result came from another version of {plan.model} ({row['params']:,} "

@@ -311,14 +311,14 @@ def verdicts(exp, results) -> list[dict]:
 def _judge(c, runs, other, profile) -> dict:
     xs = [measure(c.metric, r) for r in runs]
     ys = [measure(c.metric, r) for r in other]
-    mean = stats(xs)[0]
+    mean, _, n = stats(xs)
     if c.kind == "shown":
         return {"ours": c.show(runs) if c.show else f"{mean:.4f}", "n": len(xs), "verdict": "shown, not judged",
                 "rule": "shown beside the article's figure", "reason": c.why_not}
     if not profile.judges_runs:
         return {"ours": None if math.isnan(mean) else f"{mean:.4f}", "n": len(xs),
                 "reason": f"{profile.name} profile: {profile.what}"}
-    n = min([stats(xs)[2]] + ([stats(ys)[2]] if c.than else []))
+    n = min([n] + ([stats(ys)[2]] if c.than else []))
     if n < MIN_SEEDS:
         return {"ours": f"{mean:.4f}", "n": n, "verdict": NEEDS_SEEDS,
                 "rule": f"a verdict needs >= {MIN_SEEDS} seeds per run (--seeds {MIN_SEEDS})"}
