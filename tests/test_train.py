@@ -1,4 +1,5 @@
 """fit: learns, is deterministic, resumes exactly, stops on NaN, logs to VisualDL, runs data-parallel."""
+import contextlib
 import glob
 import os
 import pickle
@@ -341,6 +342,67 @@ def test_resuming_a_finished_run_keeps_its_curves_on_the_dashboard(mnist, tmp_pa
             [Checkpointer(d, resume=True), VisualDLLogger(logs, "run")], **quiet())
         time.sleep(1.1)  # VisualDL names its files by the second: a later fit's file must get a later name
     assert dashboard_epochs(logs, "run") == [1, 2]  # (VisualDL's data manager is per process: read once)
+
+
+def _epochs_on_dashboard(logs):
+    """The train/loss epochs of run 'run' as VisualDL's own server serves them to the browser."""
+    from dashboard import dashboard_scalars
+    return [step for step, _ in dashboard_scalars(logs)["run"]["train/loss"]]
+
+
+def _fit_logged(mnist, d, logs, stop_in=None, epochs=5):
+    """A logged run of `epochs`, resumed from its checkpoint; stop_in: Ctrl-C at the first step of that epoch."""
+    import signal
+
+    from paddle_cnn.training import Interrupted
+    cbs = [Checkpointer(d, resume=True), VisualDLLogger(logs, "run", display_name="run")]
+    with contextlib.ExitStack() as stack:
+        if stop_in:
+            cbs.append(SignalAt(stop_in, 1, signal.SIGINT))
+            stack.enter_context(pytest.raises(Interrupted))
+        fit(create_model("lenet"), mnist["train"].subset(100), None, TrainConfig(epochs=epochs, batch_size=50),
+            cbs, **quiet())
+
+
+def test_a_resume_appends_to_the_records_file_even_after_a_cut_record(mnist, tmp_path):
+    """VisualDL's dashboard reads only the newest records file of a run folder: a resumed run appends to the
+    existing file, first cutting a record that a kill left half-written (appending after it would misalign
+    every later record)."""
+    from paddle_cnn.training import vdl_records
+    d, logs = str(tmp_path / "ck"), str(tmp_path / "logs")
+    _fit_logged(mnist, d, logs, stop_in=3)
+    [path] = vdl_records.records_files(os.path.join(logs, "run"))
+    whole = os.path.getsize(path)
+    with open(path, "ab") as f:  # a kill in the middle of a record: its length says 500 bytes, 7 arrived
+        f.write((500).to_bytes(8, "little") + b"\x0a\x05trunc")
+    _fit_logged(mnist, d, logs)
+    assert vdl_records.records_files(os.path.join(logs, "run")) == [path]
+    assert os.path.getsize(path) > whole
+    assert _epochs_on_dashboard(logs) == [1, 2, 3, 4, 5]
+
+
+def test_records_files_of_earlier_resumes_are_merged_once(mnist, tmp_path, monkeypatch):
+    """A run folder holding several records files (older versions opened one per resume) is merged into one on
+    the next resume, every point once; files a kill left beside the merged one are dropped as repeats."""
+    import shutil
+    import time
+    from paddle_cnn.training import vdl_records
+    d, logs = str(tmp_path / "ck"), str(tmp_path / "logs")
+    run = os.path.join(logs, "run")
+    _fit_logged(mnist, d, logs, stop_in=3)
+    with monkeypatch.context() as m:  # the old behaviour: a resume opens a new file
+        m.setattr(vdl_records, "one_records_file", lambda folder: None)
+        time.sleep(1.1)  # VisualDL names its files by the second
+        _fit_logged(mnist, d, logs, stop_in=4)
+    first, second = vdl_records.records_files(run)
+    kept = shutil.copy(first, str(tmp_path / "first"))
+    _fit_logged(mnist, d, logs, stop_in=5)
+    assert vdl_records.records_files(run) == [second]
+    assert _epochs_on_dashboard(logs) == [1, 2, 3, 4]
+    shutil.copy(kept, first)  # as if killed after the merged file's rename, before the old file's removal
+    _fit_logged(mnist, d, logs)
+    assert vdl_records.records_files(run) == [second]
+    assert _epochs_on_dashboard(logs) == [1, 2, 3, 4, 5]
 
 
 def test_progress_outside_a_kernel_with_ipykernel_imported(mnist):

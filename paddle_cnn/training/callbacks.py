@@ -13,7 +13,6 @@ Always on in fit: NaNCheck, Progress, StopOnInterrupt. Given by the caller: Chec
 """
 from __future__ import annotations
 
-import glob
 import math
 import os
 import signal
@@ -22,6 +21,7 @@ import threading
 import time
 
 from paddle_cnn.training import checkpoint as ckpt
+from paddle_cnn.training import vdl_records
 from paddle_cnn.training.config import OPTIMIZER_SLOTS
 
 
@@ -274,6 +274,7 @@ class VisualDLLogger(Callback):
         self.path, self.hparams, self.writer = os.path.join(logdir, run_name), dict(hparams or {}), None
         self.display_name = display_name  # the name VisualDL's run list shows (default: the folder's path)
         self.active = False
+        self.file_name = None  # a resume appends to the run folder's existing records file
 
     def on_fit_start(self, state):
         if state.rank != 0:
@@ -281,8 +282,10 @@ class VisualDLLogger(Callback):
         self.active = True
         os.makedirs(self.path, exist_ok=True)
         if state.epoch == 0 and not state.partial:  # a run from its start: another run's records would mix in
-            for f in glob.glob(os.path.join(self.path, "vdlrecords.*")):
+            for f in vdl_records.records_files(self.path):
                 os.remove(f)
+        else:  # a resume appends to the folder's one records file: VisualDL's dashboard reads only the newest
+            self.file_name = vdl_records.one_records_file(self.path)
         pending = state.pending_log
         if pending and self._last_logged_epoch() < state.epoch:  # killed between checkpoint and log
             self._flush(state.epoch, pending["row"], pending["batch"])
@@ -293,8 +296,12 @@ class VisualDLLogger(Callback):
 
     def _flush(self, epoch, row, batch_points):
         if self.writer is None:  # opened on the first point: a fit with nothing to log leaves no file
+            import contextlib
+            import io
             from visualdl import LogWriter
-            self.writer = LogWriter(logdir=self.path, display_name=self.display_name)
+            with contextlib.redirect_stdout(io.StringIO()):  # its "is exists, VisualDL will add logs to it"
+                self.writer = LogWriter(logdir=self.path, display_name=self.display_name,
+                                        file_name=self.file_name or "")
         for step, value in batch_points:
             self.writer.add_scalar("train/batch_loss", value, step)
         for tag, key in self.TAGS:
@@ -306,7 +313,7 @@ class VisualDLLogger(Callback):
         """Highest epoch with 'train/loss' in the run folder's VisualDL files (0 when none)."""
         from visualdl import LogReader
         last = 0
-        for f in glob.glob(os.path.join(self.path, "vdlrecords.*")):
+        for f in vdl_records.records_files(self.path):
             try:
                 reader = LogReader(file_path=f)
                 if "train/loss" in reader.get_tags().get("scalar", []):
