@@ -198,3 +198,31 @@ def test_a_smoke_run_of_the_cli_goes_to_the_smoke_folder_not_over_real_results(t
     assert json.loads((tmp_path / "logs" / "smoke" / "pool-vs-stride" / "results.json").read_text())["profile"] \
         == "smoke"
     assert "logs/smoke/pool-vs-stride" in capsys.readouterr().out
+
+
+def test_a_run_leaves_group_readable_files_and_no_lock(tmp_path):
+    """Through the CLI under umask 022: every file a run writes (results, plots, VisualDL records, checkpoints)
+    is 0644 and every folder 0755, as the user's other files; the lock file is gone when the run ends; a lock
+    taken after the removal still keeps a second run out."""
+    import stat
+    import subprocess
+    import sys
+    from paddle_cnn.experiments.runner import RunLock
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, PADDLE_CNN_PROFILE="smoke")
+    proc = subprocess.run(["/bin/sh", "-c", f"umask 022 && exec {sys.executable} -m paddle_cnn run pool-vs-stride "
+                           f"--seeds 1 --logdir {tmp_path}"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "pool-vs-stride"
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"results.json", "results.md", "final.png", "latest.json"}
+    assert any(p.name.startswith("vdlrecords.") for p in files) and any(p.suffix == ".safetensors" for p in files)
+    modes = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in folder.rglob("*")}
+    assert {m for p, m in modes.items() if (tmp_path / p).is_file()} == {"0o644"}, modes
+    assert {m for p, m in modes.items() if (tmp_path / p).is_dir()} == {"0o755"}, modes
+    assert not (folder / ".lock").exists()
+    with RunLock(str(folder)):
+        assert (folder / ".lock").exists()
+        with pytest.raises(ValueError, match="locked"):
+            RunLock(str(folder)).__enter__()
+    assert not (folder / ".lock").exists()

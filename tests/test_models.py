@@ -295,3 +295,23 @@ def _check_fast_dropout(d):
     assert np.array_equal(d(x).numpy(), y.numpy())
     paddle.seed(8)
     assert not np.array_equal(d(x).numpy(), y.numpy())
+
+
+@pytest.mark.parametrize("name", ["lenet", "vgg16_bn", "googlenet", "cnn_alltricks"])
+def test_help_on_a_model_shows_its_own_docstring(name):
+    """help(create_model(name)) is the model's own text: its name, summary and its factory's docstring, in a
+    subprocess as a user types it (pydoc's plain renderer is what help() prints)."""
+    import inspect
+    import subprocess
+    import sys
+    spec = model_spec(name)
+    code = ("import pydoc, paddle_cnn\n"
+            f"print(pydoc.render_doc(paddle_cnn.create_model({name!r}, num_classes=16), renderer=pydoc.plaintext))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    own = inspect.cleandoc(spec.factory.__doc__).splitlines()[0]
+    assert f"class {name}(" in shown and spec.summary in shown and own in shown
+    other = inspect.cleandoc(model_spec("alexnet").factory.__doc__).splitlines()[0]
+    assert other not in shown  # not a shared, generic text
+    model = create_model(name)
+    assert isinstance(model, nn.Layer) and repr(model).startswith(f"{name}(")
+    assert type(model) is type(create_model(name))  # one class per name, not one per call

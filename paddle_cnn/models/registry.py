@@ -1,6 +1,7 @@
 """Model registry: every network is a one-line registered factory, created by name."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -58,4 +59,23 @@ def create_model(name: str, num_classes: int = 10, **kw) -> nn.Layer:
     args = {**spec.defaults, **kw}
     args.setdefault("in_channels", spec.input_shape[0])
     args.setdefault("input_size", tuple(spec.input_shape[1:]))
-    return spec.factory(num_classes=num_classes, **args)
+    model = spec.factory(num_classes=num_classes, **args)
+    model.__class__ = _named_class(spec, type(model))
+    return model
+
+
+_CLASSES: dict[tuple, type] = {}
+
+
+def _named_class(spec: ModelSpec, base: type) -> type:
+    """`base` under the model's own name with its factory's docstring, so that help(model) and the model's repr
+    say which network it is (one subclass per name, adding nothing but the name and the text)."""
+    key = (spec.name, base)
+    if key not in _CLASSES:
+        c, h, w = spec.input_shape
+        doc = (f"{spec.name}: {spec.summary}. Native input {c}x{h}x{w}; source: {spec.source}.\n\n"
+               f"{inspect.cleandoc(spec.factory.__doc__ or '')}\n\n"
+               f"Built by paddle_cnn.create_model({spec.name!r}, num_classes=..., **kw) from "
+               f"{spec.factory.__module__}.{spec.factory.__name__}; a {base.__name__} ({base.__module__}).")
+        _CLASSES[key] = type(spec.name, (base,), {"__doc__": doc, "__module__": spec.factory.__module__})
+    return _CLASSES[key]

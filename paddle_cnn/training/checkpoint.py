@@ -46,6 +46,14 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
+def _as_the_user_would_make_them(folder: str) -> None:
+    """Modes as open() and mkdir() would give under the user's umask (mkdtemp makes 0700, safetensors 0600)."""
+    mask = _umask()
+    os.chmod(folder, 0o777 & ~mask)
+    for name in os.listdir(folder):
+        os.chmod(os.path.join(folder, name), 0o666 & ~mask)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -99,6 +107,7 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
             json.dump({"format": FORMAT, **state, "optimizer_other": _jsonable(opt_other)}, f)
             f.flush()
             os.fsync(f.fileno())
+        _as_the_user_would_make_them(tmp)
         if os.path.exists(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
