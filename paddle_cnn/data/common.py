@@ -20,7 +20,8 @@ class DataError(ValueError):
 
 @dataclass
 class ImageSet:
-    """A whole split in memory: uint8 images N x C x H x W and int64 labels N."""
+    """A whole split in memory: images N x C x H x W and int64 labels N. The data sets here are uint8; images
+    handed to fit as floats (a paddle transform's output) stay float32, mean and std then in their own units."""
     images: np.ndarray
     labels: np.ndarray
     classes: list
@@ -29,8 +30,8 @@ class ImageSet:
     std: tuple = field(default=(0.5,))
 
     def __post_init__(self):
-        if self.images.dtype != np.uint8 or self.images.ndim != 4:
-            raise DataError(f"{self.name}: images must be uint8 N x C x H x W, got {self.images.dtype} "
+        if self.images.dtype not in (np.uint8, np.float32) or self.images.ndim != 4:
+            raise DataError(f"{self.name}: images must be uint8 (or float32) N x C x H x W, got {self.images.dtype} "
                             f"{self.images.shape}")
         if len(self.images) != len(self.labels):
             raise DataError(f"{self.name}: {len(self.images)} images but {len(self.labels)} labels")

@@ -1,5 +1,6 @@
-"""A data split resident on the training device: one uint8 tensor, batches by index, normalisation and
-augmentation done per batch on the device. No per-sample Python in the training loop.
+"""Batches for training: a split resident on the training device (one uint8 tensor, batches by index; no
+per-sample Python in the training loop), with normalisation and augmentation done per batch on the device
+(`Batches`, shared with the streaming source in data/stream.py).
 
 Randomness (order, crops, flips) comes from a numpy RandomState the caller seeds per epoch, so a resumed run
 draws exactly what an uninterrupted one would.
@@ -15,37 +16,42 @@ from paddle_cnn.data.common import ImageSet
 AUGMENTATIONS = ("crop", "flip", "grayscale")
 
 
-class DeviceData:
-    def __init__(self, data: ImageSet, *, size: int | tuple | None = None, channels: int | None = None,
+class Batches:
+    """What every source of training batches shares: normalisation (per-channel mean/std in the images' own
+    units: fractions of 255 for uint8 images, as they are for float32 ones), channel adaptation, resizing and the
+    seeded augmentation, all per batch on the device. Subclasses say where the images come from (`iterate`)."""
+
+    def __init__(self, name: str, classes, stored_shape: tuple, dtype, mean, std, *, size=None, channels=None,
                  augment=(), pad: int = 4, grayscale_p: float = 0.1):
         unknown = set(augment) - set(AUGMENTATIONS)
         if unknown:
             raise ValueError(f"unknown augmentation {sorted(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
-        self.name, self.classes = data.name, data.classes
-        self.images = paddle.to_tensor(data.images)  # uint8, N x C x H x W, on the current device
-        self.labels = paddle.to_tensor(data.labels)
-        c = data.images.shape[1]
-        mean = np.resize(np.asarray(data.mean, np.float32), c) * 255.0
-        std = np.resize(np.asarray(data.std, np.float32), c) * 255.0
-        self._mean = paddle.to_tensor(mean.reshape(1, c, 1, 1))
-        self._std = paddle.to_tensor(std.reshape(1, c, 1, 1))
+        self.name, self.classes, self.stored_shape = name, classes, tuple(int(v) for v in stored_shape)
+        c = self.stored_shape[0]
+        scale = 255.0 if np.dtype(dtype) == np.uint8 else 1.0
+        self.mean = np.resize(np.asarray(mean, np.float32), c)
+        self.std = np.resize(np.asarray(std, np.float32), c)
+        self._mean = paddle.to_tensor((self.mean * scale).reshape(1, c, 1, 1))
+        self._std = paddle.to_tensor((self.std * scale).reshape(1, c, 1, 1))
         self.size = (size, size) if isinstance(size, int) else (tuple(size) if size else None)
         self.channels = channels or c
         self.augment, self.pad, self.grayscale_p = tuple(augment), pad, grayscale_p
 
     def __len__(self):
-        return int(self.labels.shape[0])
+        raise NotImplementedError
 
     @property
     def sample_shape(self) -> tuple:
-        h, w = self.size or tuple(self.images.shape[2:])
+        h, w = self.size or self.stored_shape[1:]
         return self.channels, int(h), int(w)
 
-    def batch(self, idx: np.ndarray, rng: np.random.RandomState | None = None, train: bool = False):
-        """(float32 N x C x H x W normalised images, int64 labels) for the given indices."""
-        ids = paddle.to_tensor(np.asarray(idx, dtype=np.int64))
-        x = paddle.gather(self.images, ids).astype("float32")
-        y = paddle.gather(self.labels, ids)
+    def iterate(self, batches, rng: np.random.RandomState | None = None, train: bool = False):
+        """(images, labels) of each batch of indices in turn, ready for the model."""
+        raise NotImplementedError
+
+    def prepare(self, x, y, rng: np.random.RandomState | None = None, train: bool = False):
+        """Stored images (uint8 or float32, N x C x H x W, on the device) -> normalised float32 model input."""
+        x = x.astype("float32")
         if train and self.augment and rng is not None:
             x = self._augment(x, rng)
         x = (x - self._mean) / self._std
@@ -75,6 +81,30 @@ class DeviceData:
             lum = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).expand([n, 3, h, w])
             x = paddle.where(gray, lum, x)
         return x
+
+
+
+class DeviceData(Batches):
+    """A whole split resident on the training device as one tensor (uint8, or float32 for data handed over as
+    floats); a batch is an index gather."""
+
+    def __init__(self, data: ImageSet, **kw):
+        super().__init__(data.name, data.classes, data.images.shape[1:], data.images.dtype, data.mean, data.std,
+                         **kw)
+        self.images = paddle.to_tensor(data.images)  # N x C x H x W, on the current device
+        self.labels = paddle.to_tensor(data.labels)
+
+    def __len__(self):
+        return int(self.labels.shape[0])
+
+    def batch(self, idx: np.ndarray, rng: np.random.RandomState | None = None, train: bool = False):
+        """(float32 N x C x H x W normalised images, int64 labels) for the given indices."""
+        ids = paddle.to_tensor(np.asarray(idx, dtype=np.int64))
+        return self.prepare(paddle.gather(self.images, ids), paddle.gather(self.labels, ids), rng, train)
+
+    def iterate(self, batches, rng=None, train=False):
+        for idx in batches:
+            yield self.batch(idx, rng, train)
 
 
 def epoch_order(n: int, batch_size: int, rng: np.random.RandomState | None, rank: int = 0, world: int = 1,

@@ -45,6 +45,9 @@ class TrainConfig:
     eval_batch_size: int = _speed_only(500)  # images per evaluation step
     sync_every: int = _speed_only(20)        # steps between host reads of the losses (progress, NaN check)
     threads: int | None = _speed_only(None)  # CPU threads (None: one for small steps, else all cores)
+    in_memory: bool | None = _speed_only(None)  # a paddle Dataset read once onto the device (None: when it
+    #                                            fits in a quarter of the device's memory, else streamed)
+    workers: int | None = _speed_only(None)      # DataLoader workers when streaming (None: cores - 1, at most 4)
     cpu_kernels: bool = True                 # CPU speed kernels (training/cpu_kernels.py): paddle's results,
     #                                          but dropout masks from numpy's generator (other random bits)
 
@@ -56,6 +59,11 @@ class TrainConfig:
         for name in ("max_batches", "threads", "input_size", "in_channels"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
+        if self.workers is not None and (not isinstance(self.workers, numbers.Integral)
+                                         or isinstance(self.workers, bool) or self.workers < 0):
+            raise ValueError(f"workers must be a non-negative integer, got {self.workers!r}")
+        if self.in_memory not in (None, True, False):
+            raise ValueError(f"in_memory must be True, False or None (decide by size), got {self.in_memory!r}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("lr_schedule", self.lr_schedule, SCHEDULES)
         _choice("amp_dtype", self.amp_dtype, AMP_DTYPES)

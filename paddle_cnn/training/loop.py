@@ -21,7 +21,8 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from paddle_cnn.data.loader import DeviceData, epoch_order
+from paddle_cnn.data.adapt import training_data
+from paddle_cnn.data.loader import Batches, epoch_order
 from paddle_cnn.device import cpu_threads, is_gpu, threads_for_step
 from paddle_cnn.training.callbacks import (Callback, CallbackList, Interrupted, NaNCheck, NonFiniteLoss, Progress,
                                            StopOnInterrupt)
@@ -34,14 +35,22 @@ NO_EVAL = {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
 
 def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=(), *, name: str = "",
         progress: bool | None = None, log=print) -> dict:
-    """Train `model` on `train` (ImageSet or DeviceData), evaluating on `eval` after every epoch; returns the
-    per-epoch history (lists under HISTORY_KEYS; eval_* are NaN without an eval set). `name` labels messages;
-    progress: a tqdm bar (default when interactive), else one line per epoch through `log`."""
+    """Train `model` on `train`, evaluating on `eval` after every epoch; returns the per-epoch history (lists
+    under HISTORY_KEYS; eval_* are NaN without an eval set).
+
+    train / eval: any map-style paddle.io.Dataset yielding (image, label) (paddle.vision.datasets.MNIST, Cifar10
+    with their transforms, your own), `(images, labels)` arrays, or an ImageSet (load_dataset). A data set that
+    fits in a quarter of the device's memory is read onto it once; a larger one streams through
+    paddle.io.DataLoader (data/adapt.py; `TrainConfig(in_memory=..., workers=...)`). Images are normalised per
+    channel with the training set's mean and std.
+    `name` labels messages; progress: a tqdm bar (default when interactive), else one line per epoch through
+    `log`."""
     config = config or TrainConfig()
     rank, world = _distributed()
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} data-parallel ranks")
-    train_data, eval_data = _device_data(train, config, config.augment), _device_data(eval, config)
+    train_data = training_data(train, config, augment=config.augment, log=log, progress=progress)
+    eval_data = training_data(eval, config, like=train_data, log=log, progress=progress)
     net = paddle.DataParallel(model) if world > 1 and not isinstance(model, paddle.DataParallel) else model
     state = TrainState(model, make_optimizer(config, model.parameters()), config, name, rank, world,
                        len(train_data))
@@ -63,19 +72,20 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
     return state.history
 
 
-def train_epoch(net, data: DeviceData, state: "TrainState", cbs: CallbackList) -> None:
+def train_epoch(net, data: Batches, state: "TrainState", cbs: CallbackList) -> None:
     """The steps of one epoch, from where a resumed epoch stopped; losses are read from the device once per
     `sync_every` steps (callbacks' on_sync: NaN check, progress, batch-loss curve)."""
     c = state.config
     batches = state.begin_epoch(len(data))
     ep = state.ep
     net.train()
-    for step in range(ep.step, len(batches)):
+    todo = data.iterate(batches[ep.step:], state.rng, train=True)  # a batch is drawn (and augmented) only
+    for step in range(ep.step, len(batches)):                        # after on_step_begin, where Ctrl-C stops
         cbs.call("on_step_begin", state)
         state.lr = lr_at(c, state.epoch + step / state.steps_per_epoch)
         state.optimizer.set_lr(state.lr)
         paddle.seed(((c.seed * 100_003 + state.epoch) * 1_000_003 + step) % 2**62)  # this step's dropout
-        x, y = data.batch(batches[step], state.rng, train=True)
+        x, y = next(todo)
         loss, out = train_step(net, state.optimizer, x, y, state.scaler, c.amp_dtype if state.amp else None)
         ep.add(loss, out, y, len(batches[step]))
         if ep.step % c.sync_every == 0 or ep.step == len(batches):
@@ -100,16 +110,15 @@ def train_step(net, optimizer, x, y, scaler=None, amp_dtype: str | None = None):
     return loss, out
 
 
-def evaluate(model, data: DeviceData, batch_size: int = 500, rank: int = 0, world: int = 1) -> dict:
-    """Loss, top-1 and top-2 accuracy over a whole split in eval mode, per-sample averages."""
+def evaluate(model, data, batch_size: int = 500, rank: int = 0, world: int = 1) -> dict:
+    """Loss, top-1 and top-2 accuracy over a whole split in eval mode, per-sample averages. data: as fit's."""
+    data = training_data(data, TrainConfig(), log=lambda *a: None)
     model.eval()
     loss_sum, n = paddle.zeros([1], "float32"), paddle.zeros([1], "int64")
     top1, top2 = paddle.zeros([1], "int64"), paddle.zeros([1], "int64")
     with paddle.no_grad():
-        for idx in epoch_order(len(data), batch_size, None, rank, world):
-            if len(idx) == 0:
-                continue
-            x, y = data.batch(idx)
+        batches = [idx for idx in epoch_order(len(data), batch_size, None, rank, world) if len(idx)]
+        for idx, (x, y) in zip(batches, data.iterate(batches)):
             out = first_output(model(x)).astype("float32")
             loss_sum += F.cross_entropy(out, y, reduction="sum").reshape([1])
             _, pred = paddle.topk(out, min(2, out.shape[1]), axis=1)
@@ -222,7 +231,7 @@ class EpochTotals:
 
 
 @contextlib.contextmanager
-def _run_context(model, data: DeviceData, state: TrainState, log):
+def _run_context(model, data: Batches, state: TrainState, log):
     """Hardware settings for fit: on a CPU the threads for the step's size and the CPU kernels, both for fit's
     length only; on a GPU cuDNN determinism (left on) and, if asked, AMP (float16 with a GradScaler)."""
     c = state.config
@@ -262,12 +271,6 @@ def step_threads(model, sample_shape, batch_size: int) -> int:
     except Exception:  # any model layer_table cannot run: keep the default threads
         macs = None
     return threads_for_step(macs)
-
-
-def _device_data(data, config: TrainConfig, augment=()):
-    if data is None or isinstance(data, DeviceData):
-        return data
-    return DeviceData(data, size=config.input_size, channels=config.in_channels, augment=augment)
 
 
 def _distributed():
