@@ -57,6 +57,28 @@ def is_gpu() -> bool:
     return paddle.get_device().startswith("gpu")
 
 
+GPU_PATHS_SWITCH = "PADDLE_CNN_TEST_GPU_PATHS"
+
+
+def gpu_paths() -> bool:
+    """Whether fit takes its GPU-only branches: on a GPU; on a CPU only under the test switch
+    PADDLE_CNN_TEST_GPU_PATHS=1, which runs their Python there (AMP autocast with its GradScaler steps, the cuDNN
+    flag call, pinned DataLoader memory) so that a mistake in it cannot ship unseen. Paddle itself makes autocast
+    and the scaler no-ops on a CPU; what they compute on a GPU still needs a GPU to check."""
+    return is_gpu() or os.environ.get(GPU_PATHS_SWITCH) == "1"
+
+
+def cudnn_deterministic() -> None:
+    """cuDNN picks deterministic algorithms (same results for the same seed). The flag exists only in CUDA builds
+    of paddle: under the test switch on a CPU build the call is made and its refusal ("cannot set") accepted."""
+    import paddle
+    try:
+        paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+    except ValueError as e:
+        if is_gpu() or "cannot set its value" not in str(e):
+            raise
+
+
 # Below this many multiply-accumulates per training step (forward; about a third of the step's work), paddle's
 # CPU kernels run faster on one thread than on two: measured train steps, 1 vs 2 threads, same process:
 # lenet batch 64 (27 M) 10.1 vs 12.8 ms, convpool3 batch 128 (479 M) 74 vs 82 ms; above it two threads win:

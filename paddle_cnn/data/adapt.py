@@ -104,7 +104,7 @@ def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _dataset(data, config, kw, like, log, progress) -> Batches:
     from paddle_cnn.data.stream import StreamData
-    from paddle_cnn.device import available_cores, is_gpu
+    from paddle_cnn.device import available_cores, gpu_paths, is_gpu
     n = len(data)
     name = getattr(data, "name", None) or type(data).__name__
     if n == 0:
@@ -129,7 +129,7 @@ def _dataset(data, config, kw, like, log, progress) -> Batches:
     workers = config.workers if config.workers is not None else min(4, available_cores() - 1)
     log(f"{name}: {n:,} images ({need / 2**30:,.1f} GB as {dtype}) exceed a quarter of the {device}'s memory "
         f"({budget / 2**30:,.1f} GB): streamed through paddle.io.DataLoader, {workers} workers"
-        + (", pinned memory" if is_gpu() else ""))
+        + (", pinned memory" if gpu_paths() else ""))
     return StreamData(data, shape, dtype, list(classes), mean, std, name=name, workers=workers, **kw)
 
 

@@ -22,7 +22,7 @@ class StreamData(Batches):
         return len(self.dataset)
 
     def iterate(self, batches, rng=None, train=False):
-        from paddle_cnn.device import is_gpu
+        from paddle_cnn.device import gpu_paths
         batches = [[int(i) for i in b] for b in batches if len(b)]
         if not batches:
             return
@@ -30,7 +30,7 @@ class StreamData(Batches):
                                       collate_fn=functools.partial(collate, shape=self.stored_shape,
                                                                    dtype=self.dtype, first_index=-1),
                                       return_list=True)
-        loader.pin_memory = is_gpu()  # page-locked host batches only where a GPU copies from them
+        loader.pin_memory = gpu_paths()  # page-locked host batches only where a GPU copies from them
         for x, y in loader:
             yield self.prepare(_on_device(x), _on_device(y), rng, train)
 

@@ -234,6 +234,8 @@ class Checkpointer(Callback):
             state.history = {k: list(saved["history"].get(k, [])) for k in state.history}
             state.epoch, state.partial = int(saved["epoch"]), saved.get("partial")
             state.pending_log = saved.get("pending_log")
+            if state.scaler is not None and saved.get("scaler"):  # AMP's loss scale goes on where it was
+                state.scaler.load_state_dict(_scaler_state(saved["scaler"], to_json=False))
             if state.rank == 0:
                 p = state.partial
                 where = f"in epoch {state.epoch + 1} after step {p['step']}" if p else f"after epoch {state.epoch}"
@@ -248,7 +250,9 @@ class Checkpointer(Callback):
             ckpt.save(self.dir, state.model, state.optimizer,
                       {"epoch": state.epoch, "history": state.history, "run": state.name, "identity": identity,
                        "fingerprint": ckpt.fingerprint(identity), "model": identity.get("model", ""),
-                       "pending_log": state.pending_log, **extra}, keep=self.keep)
+                       "pending_log": state.pending_log,
+                       "scaler": _scaler_state(state.scaler.state_dict()) if state.scaler is not None else {},
+                       **extra}, keep=self.keep)
 
     def on_epoch_end(self, state):
         self._save(state)
@@ -259,6 +263,14 @@ class Checkpointer(Callback):
                 self._save(state, partial=state.ep.to_json(state.epoch, state.rng))
             return f"saved in {self.dir}" if state.rank == 0 else None
         return f"the last good checkpoint is kept in {self.dir}" if ckpt.latest(self.dir) else None
+
+
+def _scaler_state(d: dict, to_json: bool = True) -> dict:
+    """paddle.amp.GradScaler's state (its loss scale is a 1-element float32 array) to JSON and back."""
+    import numpy as np
+    if to_json:
+        return {k: (np.asarray(v).astype(float).tolist() if k == "scale" else v) for k, v in d.items()}
+    return {k: (np.asarray(v, dtype=np.float32).reshape(-1) if k == "scale" else v) for k, v in d.items()}
 
 
 class VisualDLLogger(Callback):

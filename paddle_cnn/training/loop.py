@@ -23,7 +23,7 @@ import paddle.nn.functional as F
 
 from paddle_cnn.data.adapt import training_data
 from paddle_cnn.data.loader import Batches, epoch_order
-from paddle_cnn.device import cpu_threads, is_gpu, threads_for_step
+from paddle_cnn.device import cpu_threads, cudnn_deterministic, gpu_paths, threads_for_step
 from paddle_cnn.training.callbacks import (Callback, CallbackList, Interrupted, NaNCheck, NonFiniteLoss, Progress,
                                            StopOnInterrupt)
 from paddle_cnn.training.config import TrainConfig, lr_at, make_optimizer
@@ -237,8 +237,8 @@ def _run_context(model, data: Batches, state: TrainState, log):
     c = state.config
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
-        if is_gpu():
-            paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+        if gpu_paths():  # a GPU (or the CPU under the test switch, see device.gpu_paths)
+            cudnn_deterministic()
             state.amp = c.amp
             if c.amp and c.amp_dtype == "float16":
                 state.scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15)
