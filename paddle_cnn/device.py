@@ -42,7 +42,7 @@ def pick_device(prefer: str | None = None) -> str:
     if prefer is None and os.environ.get("PADDLE_CNN_DEVICE"):
         prefer, where = os.environ["PADDLE_CNN_DEVICE"], "PADDLE_CNN_DEVICE: "
     if prefer is None:
-        prefer = "gpu" if gpu_available() else "cpu"
+        prefer = rank_gpu() if gpu_available() else "cpu"
     if prefer != "cpu" and not prefer.startswith("gpu"):
         raise ValueError(f"{where}unknown device {prefer!r}; use 'cpu', 'gpu' or 'gpu:N'")
     if prefer.startswith("gpu") and not gpu_available():
@@ -50,6 +50,20 @@ def pick_device(prefer: str | None = None) -> str:
     import paddle
     paddle.set_device(prefer)
     return prefer
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(this process's rank, number of data-parallel processes), from the variables paddle.distributed.launch
+    and spawn set (PADDLE_TRAINER_ID, PADDLE_TRAINERS_NUM); (0, 1) in a plain process. Read without paddle."""
+    return int(os.environ.get("PADDLE_TRAINER_ID", "0") or 0), int(os.environ.get("PADDLE_TRAINERS_NUM", "1") or 1)
+
+
+def rank_gpu() -> str:
+    """The GPU of this process: under paddle.distributed.launch each rank gets its own (FLAGS_selected_gpus),
+    so that the model built before fit already lives on the rank's card; 'gpu' in a plain process."""
+    if rank_and_world()[1] > 1 and os.environ.get("FLAGS_selected_gpus"):
+        return f"gpu:{int(os.environ['FLAGS_selected_gpus'].split(',')[0])}"
+    return "gpu"
 
 
 def is_gpu() -> bool:

@@ -4,6 +4,13 @@ import os
 import numpy as np
 
 
+def images():
+    """(train, test) of every data-parallel test: 256 / 100 of the embedded digits."""
+    from paddle_cnn.data import load_dataset
+    d = load_dataset("mnist-5k")
+    return d["train"].subset(256), d["test"].subset(100)
+
+
 def train_rank(out_dir, train, test, global_batch, epochs):
     """train/test: ImageSets passed in (pickled to the ranks). Loading the gzip files inside a spawned rank crashes
     paddle 2.6 there: its bundled zlib shadows CPython's when paddle is imported first (spawn's bootstrap does)."""

@@ -87,3 +87,16 @@ def test_fit_trains_small_models_on_one_thread_and_restores(monkeypatch):
             progress=False, log=lambda *a: None)
     assert device.current_threads() == 2
     device.set_threads()
+
+
+def test_each_launched_rank_picks_its_own_gpu(monkeypatch):
+    """Under paddle.distributed.launch each rank is given its card in FLAGS_selected_gpus; the model is built
+    before fit (and before paddle's parallel environment), so the device picked at set-up must be that card."""
+    from paddle_cnn.device import rank_and_world, rank_gpu
+    for var in ("PADDLE_TRAINER_ID", "PADDLE_TRAINERS_NUM", "FLAGS_selected_gpus"):
+        monkeypatch.delenv(var, raising=False)
+    assert rank_and_world() == (0, 1) and rank_gpu() == "gpu"
+    monkeypatch.setenv("PADDLE_TRAINER_ID", "3")
+    monkeypatch.setenv("PADDLE_TRAINERS_NUM", "4")
+    monkeypatch.setenv("FLAGS_selected_gpus", "3")
+    assert rank_and_world() == (3, 4) and rank_gpu() == "gpu:3"

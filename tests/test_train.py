@@ -225,28 +225,6 @@ def test_amp_switches_off_on_cpu(mnist):
     assert any("AMP is GPU-only" in l for l in lines)
 
 
-def test_data_parallel_two_gloo_ranks_match_one_process(mnist, tmp_path):
-    """Two CPU processes (gloo) with global batch 32 end with equal weights, equal to one process at batch 32."""
-    import dp_worker
-    train, test = mnist["train"].subset(256), mnist["test"].subset(100)
-    paddle.distributed.spawn(dp_worker.train_rank, args=(str(tmp_path), train, test, 32, 2), nprocs=2,
-                             backend="gloo")
-    r0, r1 = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
-    single_dir = tmp_path / "single"
-    single_dir.mkdir()
-    dp_worker.train_rank(str(single_dir), train, test, 32, 2)
-    s = np.load(single_dir / "rank0.npz")
-    assert int(r0["world"]) == int(r1["world"]) == 2 and int(s["world"]) == 1
-    assert int(r0["images_seen"]) == int(r1["images_seen"]) == int(s["images_seen"]) // 2  # each rank its half
-    for k in r0.files:
-        if k in ("world", "images_seen"):
-            continue
-        assert np.array_equal(r0[k], r1[k]), k
-        if k != "eval_acc":
-            np.testing.assert_allclose(r0[k], s[k], rtol=1e-4, atol=1e-5, err_msg=k)
-    assert np.array_equal(r0["eval_acc"], s["eval_acc"])
-
-
 def test_ctrl_c_after_a_nan_step_saves_nothing_poisoned(mnist, tmp_path):
     """The loss turns NaN at step 3 of epoch 2 and Ctrl-C comes at step 5, before the losses were read: fit stops
     for the NaN (naming step 3), and the last checkpoint stays the good epoch 1."""

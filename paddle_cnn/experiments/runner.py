@@ -7,6 +7,7 @@ results.json, results.md, curves.png, final.png.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -38,11 +39,12 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
         if isinstance(plan, TrainPlan) and not plan.data.generated_ok:
             data.splits(plan)
     check_writable(folder)
-    with RunLock(folder):
-        results = Results(exp, plans, folder, resume, reuse, log)
+    rank, world = device.rank_and_world()  # under paddle.distributed.launch: rank 0 locks and writes
+    with RunLock(folder) if rank == 0 else contextlib.nullcontext():
+        results = Results(exp, plans, folder, resume, reuse, log, write=rank == 0)
         if resume:
             check_checkpoints(plans, folder, data)
-        results.data["device"] = dev
+        results.data["device"] = dev + (f" x {world} data-parallel ranks" if world > 1 else "")
         for plan in plans:
             if results.done(plan) and not results.stale_model(plan, data, log):
                 log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
@@ -168,8 +170,10 @@ class Results:
     the same plans (anything else is one line, nothing changed), rewritten atomically after every plan.
     'identities' holds every plan's identity, 'plans_done' the fingerprint of each finished plan."""
 
-    def __init__(self, exp, plans: list, folder: str, resume: bool, reuse: bool = False, log=print):
+    def __init__(self, exp, plans: list, folder: str, resume: bool, reuse: bool = False, log=print,
+                 write: bool = True):
         self.counts: dict = {}  # run label -> parameters of the model today's code builds for it
+        self.write = write  # False on data-parallel ranks other than 0: they keep the results in memory
         self.exp, self.plans, self.path = exp, plans, os.path.join(folder, "results.json")
         self.folder = folder
         self.data = {"experiment": exp.name, "title": exp.title, "profile": plans[0].profile,
@@ -262,13 +266,15 @@ class Results:
     def save(self) -> None:
         from paddle_cnn.experiments.verdicts import verdicts
         self.data["claims"] = verdicts(self.exp, self.data)
-        atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
+        if self.write:
+            atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
 
     def finish(self) -> dict:
         from paddle_cnn.experiments.report import write_report
         self.data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         self.save()
-        write_report(self.data, self.folder)
+        if self.write:
+            write_report(self.data, self.folder)
         return self.data
 
 
@@ -292,7 +298,8 @@ class DataCache:
 
     def _generated(self, plan: TrainPlan, error: DataError) -> dict:
         from paddle_cnn.data import fake
-        gen = os.path.join(self.folder, "_generated_data")
+        rank = device.rank_and_world()[0]  # data-parallel ranks each write their own (identical) files
+        gen = os.path.join(self.folder, "_generated_data" + (f"-rank{rank}" if rank else ""))
         fake.make(plan.data.name, gen)
         self.notes.append(f"{plan.data.name} is not present locally ({error}); generated files in the real format "
                           f"under {gen} stand in: its accuracies say nothing about the article")
