@@ -13,7 +13,7 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) -e ".[dev]"
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[dev,cpu]"
 	touch $@
 
 # the last 2.x release of paddle, with numpy<2 as it needs; unit tests only

@@ -160,11 +160,20 @@ def cmd_bench(args) -> int:
 COMMANDS = {"bench": cmd_bench, "list": cmd_list, "summary": cmd_summary, "data": cmd_data, "run": cmd_run, "report": cmd_report}
 
 
+def check_paddle() -> None:
+    """paddle is an extra of this package (the CPU or the GPU build, installed by the user): say which to get."""
+    import importlib.util
+    if importlib.util.find_spec("paddle") is None:
+        raise CliError("paddle is not installed: pip install 'paddle-cnn[cpu]' for the CPU build, or on a GPU "
+                       "paddlepaddle-gpu (README, 'On a GPU')")
+
+
 def main(argv=None) -> int:
     import warnings
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
     try:
         args = build_parser().parse_args(argv)
+        check_paddle()
         if getattr(args, "logdir", "") is None:  # smoke runs apart from real results, as in the notebooks
             profile = getattr(args, "profile", None) or os.environ.get("PADDLE_CNN_PROFILE")
             args.logdir = places.shown(places.default_logdir(profile if args.command == "run" else None))
