@@ -39,9 +39,9 @@ def _check_name(name: str) -> None:
 
 
 def embedded_dir() -> str:
-    """data/mnist-5k of this checkout (also found when the data dir is elsewhere)."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        "data", "mnist-5k")
+    """The embedded digits: data/mnist-5k of this checkout, or the copy inside an installed package (also found
+    when the data dir is elsewhere)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "embedded", "mnist-5k")
 
 
 def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = None, download: bool = False,
