@@ -297,7 +297,7 @@ def _check_fast_dropout(d):
     assert not np.array_equal(d(x).numpy(), y.numpy())
 
 
-@pytest.mark.parametrize("name", ["lenet", "vgg16_bn", "googlenet", "cnn_alltricks"])
+@pytest.mark.parametrize("name", ["lenet", "vgg16_cifar", "googlenet", "cnn_alltricks"])
 def test_help_on_a_model_shows_its_own_docstring(name):
     """help(create_model(name)) is the model's own text: its name, summary and its factory's docstring, in a
     subprocess as a user types it (pydoc's plain renderer is what help() prints)."""
