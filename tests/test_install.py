@@ -61,12 +61,17 @@ def test_the_gpu_environment_resolves_to_paddle_26_with_numpy_1(tmp_path):
     assert "paddlepaddle" not in picked and picked["paddle-cnn"]
 
 
-def test_the_rule_catches_the_old_environment(tmp_path):
-    """The check can fail: the earlier pip section (paddlepaddle-gpu>=2.6.2,<3.4 beside numpy>=1.24) resolves to
-    paddle 2.6.2 with numpy 2 on the public index, and the rule says so."""
-    picked = resolve(["paddlepaddle-gpu>=2.6.2,<3.4", "numpy>=1.24"], tmp_path)
-    assert paddle_numpy_conflict(picked) == f"paddle {picked['paddlepaddle-gpu']} with numpy {picked['numpy']}: " \
-                                            "paddle 2.x breaks on numpy 2"
+@pytest.mark.parametrize("picked, verdict", [
+    # what the earlier pip section (paddlepaddle-gpu>=2.6.2,<3.4 beside numpy>=1.24) resolved to on the public
+    # index, Nov 2026: the rule must refuse it
+    ({"paddlepaddle-gpu": "2.6.2", "numpy": "2.4.6"}, "paddle 2.6.2 with numpy 2.4.6: paddle 2.x breaks on numpy 2"),
+    ({"paddlepaddle": "2.6.1", "numpy": "2.0.0"}, "paddle 2.6.1 with numpy 2.0.0: paddle 2.x breaks on numpy 2"),
+    ({"paddlepaddle-gpu": "2.6.2", "numpy": "1.26.4"}, None),
+    ({"paddlepaddle-gpu": "3.3.1", "numpy": "2.4.6"}, None),
+    ({"numpy": "2.4.6"}, None),
+])
+def test_the_rule_refuses_paddle_2_with_numpy_2(picked, verdict):
+    assert paddle_numpy_conflict(picked) == verdict
 
 
 def test_without_paddle_the_cli_says_what_to_install(monkeypatch, capsys):

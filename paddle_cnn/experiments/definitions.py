@@ -124,7 +124,7 @@ A003, A004 = cite("a003", "二.5, 三"), cite("a004", "训练结果")
 A003_CLASSIC, A003_TRICKS = cite("a003", "二.5 对比分析"), cite("a003", "三 手撕CNN")
 A004_SUMMARY = cite("a004", "总结")
 SMOKE = dict(epochs=2, train_subset=200, test_subset=100, max_batches=4)
-SMOKE_CALTECH = dict(epochs=2, train_subset=160, test_subset=48, max_batches=4, batch_size=8)
+SMOKE_CALTECH = dict(epochs=2, train_subset=160, test_subset=32, max_batches=2, batch_size=8)
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
