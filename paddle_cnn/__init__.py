@@ -7,7 +7,11 @@ paddle_cnn.device.setup) and it does not even import paddle until one of the nam
 """
 import os as _os
 import sys as _sys
-import zlib as _zlib  # noqa: F401  load CPython's zlib before paddle: paddle 2.6 ships its own zlib symbols and
+
+# paddle imported before this package: with paddle 2.x, zlib is then bound to paddle's bundled zlib and gzip
+# reads crash the process (see data/common.gunzip)
+PADDLE_FIRST = "paddle" in _sys.modules
+import zlib as _zlib  # noqa: E402  # noqa: F401  load CPython's zlib before paddle: paddle 2.6 ships its own zlib symbols and
 #                       gzip reads then crash (inflateReset2) in processes that imported paddle first
 
 # paddle's import sets OMP_NUM_THREADS to 1 when it is unset: the user's own value is read before that

@@ -287,3 +287,31 @@ def test_crop_is_a_shifted_window_of_the_padded_image():
         offsets.append(found[0])
     dys, dxs = zip(*offsets)
     assert set(dys) == set(range(9)) and set(dxs) == set(range(9))
+
+
+def test_paddle_2_imported_first_still_reads_gzip(tmp_path):
+    """paddle 2.x imported before paddle_cnn binds zlib to paddle's bundled one and a gzip read in that process
+    crashes (segmentation fault): the idx.gz and tarball reads then go through a fresh Python. In a subprocess that
+    imports paddle first (on paddle 3 this reads in-process; the paddle 2.6 run of this test is the real case)."""
+    import subprocess
+    import sys
+    make_cifar_tarball(str(tmp_path))
+    code = ("import paddle, sys; sys.path.insert(0, sys.argv[1])\n"
+            "from paddle_cnn.data import load_dataset\n"
+            "from paddle_cnn.data.common import gzip_unsafe\n"
+            "m, c = load_dataset('mnist-5k'), load_dataset('cifar10', sys.argv[2])\n"
+            "print(paddle.__version__.split('.')[0], gzip_unsafe(), len(m['train']), len(c['train']))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = subprocess.run([sys.executable, "-c", code, root, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    major, unsafe, n_mnist, n_cifar = p.stdout.split()
+    assert unsafe == str(major == "2") and n_mnist == "4000" and int(n_cifar) > 0
+
+
+def test_the_fresh_python_reader_gives_the_same_bytes(monkeypatch):
+    from paddle_cnn.data import common
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "mnist-5k",
+                        "t10k-images-idx3-ubyte.gz")
+    direct = common.gunzip(path)
+    monkeypatch.setattr(common, "gzip_unsafe", lambda: True)
+    assert common.gunzip(path) == direct and len(direct) == 4 * 4 + 1000 * 28 * 28

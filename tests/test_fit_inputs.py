@@ -77,7 +77,8 @@ def test_streaming_through_a_dataloader_equals_holding_in_memory():
         runs[in_memory, "lines"] = lines
     assert runs[False]["train_loss"] == runs[True]["train_loss"]
     assert runs[False]["eval_acc"] == runs[True]["eval_acc"]
-    streamed = [l for l in runs[False, "lines"] if "streamed through paddle.io.DataLoader, 2 workers" in l]
+    streamed = [l for l in runs[False, "lines"] if "streamed through paddle.io.DataLoader (TrainConfig(in_memory="
+                "False)), 2 workers" in l]
     assert len(streamed) == 2 and streamed[0].startswith("Digits: 600 images"), runs[False, "lines"]
 
 
@@ -88,7 +89,8 @@ def test_a_data_set_larger_than_the_budget_streams(monkeypatch):
     lines = []
     fit(create_model("lenet"), Digits("train", 600), None, TrainConfig(epochs=1, batch_size=100, workers=0),
         **quiet(lines))
-    assert any("exceed a quarter of the CPU's memory" in l and "0 workers" in l for l in lines), lines
+    assert any(l.startswith("Digits: 600 images streamed through paddle.io.DataLoader (0.0 GB as uint8 exceed a "
+                            "quarter of the CPU's memory (0.0 GB)), 0 workers") for l in lines), lines
 
 
 class Bad(paddle.io.Dataset):
@@ -122,3 +124,37 @@ def test_bad_data_is_one_line_naming_it(data, message):
         fit(create_model("lenet"), data, None, TrainConfig(epochs=1, batch_size=2), **quiet())
     text = str(err.value)
     assert text.startswith(message) and "\n" not in text, text
+
+
+@pytest.mark.parametrize("in_memory, workers", [(True, 0), (False, 0), (False, 2)])
+def test_a_label_the_model_cannot_predict_is_one_line_naming_the_sample(in_memory, workers):
+    """Label 10 for a 10-class model: one line naming the sample and both fixes, held in memory or streamed (also
+    from DataLoader worker processes, whose errors paddle re-raises with their traceback)."""
+    samples = [(IMG, i % 10) for i in range(40)]
+    samples[33] = (IMG, 10)
+    with pytest.raises(DataError) as err:
+        fit(create_model("lenet"), Bad(samples), None,
+            TrainConfig(epochs=1, batch_size=8, in_memory=in_memory, workers=workers), **quiet())
+    assert str(err.value) == ("Bad sample 33: label 10 is not a class of a model with 10 outputs; labels must be "
+                              "0..9 (or build the model with num_classes=11)")
+
+
+def test_a_streamed_bad_sample_is_named_by_its_index():
+    samples = [(IMG, 1)] * 30 + [(IMG, -1)]
+    with pytest.raises(DataError) as err:
+        fit(create_model("lenet"), Bad(samples), None, TrainConfig(epochs=1, batch_size=8, in_memory=False,
+                                                                   workers=2), **quiet())
+    assert str(err.value).startswith("Bad sample 30: label -1 is negative"), err.value
+
+
+def test_the_eval_set_is_normalised_as_the_training_set(monkeypatch):
+    """An eval set whose own statistics differ (here: all white) is normalised with the training set's mean and
+    std, as the model was trained (its own would shift every input)."""
+    from paddle_cnn.training import loop
+    seen = []
+    real = loop.evaluate
+    monkeypatch.setattr(loop, "evaluate", lambda model, data, *a: seen.append(data) or real(model, data, *a))
+    white = Bad([(np.full((28, 28), 255, np.uint8), i % 10) for i in range(20)])
+    fit(create_model("lenet"), Digits("train", 200), white, TrainConfig(epochs=1, batch_size=50), **quiet())
+    train_mean = load_dataset("mnist-5k")["train"].images[:200].mean() / 255
+    assert abs(float(seen[0].mean[0]) - train_mean) < 0.01 and seen[0].mean[0] < 0.5

@@ -92,6 +92,8 @@ def test_float16_amp_runs_autocast_and_every_scaler_step(gpu_paths, digits):
     assert gpu_paths["set_flags"] == [{"FLAGS_cudnn_deterministic": True}]
     assert hist["train_loss"][1] < hist["train_loss"][0]  # the unscaled gradients train
     assert not any("AMP is GPU-only" in line for line in lines)
+    assert "note: PADDLE_CNN_TEST_GPU_PATHS=1: the GPU-only branches run on the CPU (a test switch: AMP and the " \
+           "cuDNN flag have no effect here; unset it to train normally)" in lines  # never silently
 
 
 def test_bfloat16_amp_needs_no_scaler(gpu_paths, digits):
@@ -156,4 +158,5 @@ def test_streaming_with_pinned_memory_runs(gpu_paths, digits):
 
     fit(create_model("lenet"), Set(), None, TrainConfig(epochs=1, batch_size=50, in_memory=False, workers=1),
         **quiet(lines))
-    assert any("streamed through paddle.io.DataLoader, 1 workers, pinned memory" in line for line in lines), lines
+    assert any(line.endswith("streamed through paddle.io.DataLoader (TrainConfig(in_memory=False)), 1 worker, "
+                             "pinned memory") for line in lines), lines

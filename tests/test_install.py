@@ -51,11 +51,11 @@ def paddle_numpy_conflict(picked: dict) -> str | None:
 
 def test_the_gpu_environment_resolves_to_paddle_26_with_numpy_1(tmp_path):
     """environment.yml's pip section and this package, resolved together as `conda env create` + `pip install
-    -e .` install them: paddlepaddle-gpu 2.6 comes with a numpy below 2, and this package pulls no CPU paddle
+    -e ".[dev]"` install them: paddlepaddle-gpu 2.6 comes with a numpy below 2, and this package pulls no CPU paddle
     build beside it (both would provide the `paddle` module)."""
     section = pip_section()
     assert any(r.startswith("paddlepaddle-gpu") for r in section) and any(r.startswith("numpy") for r in section)
-    picked = resolve([*section, "."], tmp_path)
+    picked = resolve([*section, ".[dev]"], tmp_path)
     assert picked["paddlepaddle-gpu"].startswith("2.6."), picked.get("paddlepaddle-gpu")
     assert paddle_numpy_conflict(picked) is None, paddle_numpy_conflict(picked)
     assert "paddlepaddle" not in picked and picked["paddle-cnn"]

@@ -346,6 +346,8 @@ def test_a_resume_appends_to_the_records_file_even_after_a_cut_record(mnist, tmp
     """VisualDL's dashboard reads only the newest records file of a run folder: a resumed run appends to the
     existing file, first cutting a record that a kill left half-written (appending after it would misalign
     every later record)."""
+    import time
+
     from paddle_cnn.training import vdl_records
     d, logs = str(tmp_path / "ck"), str(tmp_path / "logs")
     _fit_logged(mnist, d, logs, stop_in=3)
@@ -353,6 +355,7 @@ def test_a_resume_appends_to_the_records_file_even_after_a_cut_record(mnist, tmp
     whole = os.path.getsize(path)
     with open(path, "ab") as f:  # a kill in the middle of a record: its length says 500 bytes, 7 arrived
         f.write((500).to_bytes(8, "little") + b"\x0a\x05trunc")
+    time.sleep(1.1)  # VisualDL names files by the second: a new file now would get a new name
     _fit_logged(mnist, d, logs)
     assert vdl_records.records_files(os.path.join(logs, "run")) == [path]
     assert os.path.getsize(path) > whole

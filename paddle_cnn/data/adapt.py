@@ -103,7 +103,7 @@ def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dataset(data, config, kw, like, log, progress) -> Batches:
-    from paddle_cnn.data.stream import StreamData
+    from paddle_cnn.data.stream import StreamData, collate_indexed
     from paddle_cnn.device import available_cores, gpu_paths, is_gpu
     n = len(data)
     name = getattr(data, "name", None) or type(data).__name__
@@ -120,16 +120,17 @@ def _dataset(data, config, kw, like, log, progress) -> Batches:
             f"({need / 2**20:,.0f} MB)")
         return DeviceData(_image_set(images, labels, like, name, getattr(data, "classes", None)), **kw)
     idx = stats_indices(n)
-    sample_images, sample_labels = collate([data[int(i)] for i in idx], shape, dtype, -1)
+    sample_images, sample_labels = collate_indexed([(int(i), data[int(i)]) for i in idx], shape, dtype, name)
     if like is not None:
         mean, std, classes = like.mean, like.std, like.classes
     else:
         mean, std = channel_stats(sample_images)
         classes = getattr(data, "classes", None) or list(range(int(sample_labels.max()) + 1))
     workers = config.workers if config.workers is not None else min(4, available_cores() - 1)
-    log(f"{name}: {n:,} images ({need / 2**30:,.1f} GB as {dtype}) exceed a quarter of the {device}'s memory "
-        f"({budget / 2**30:,.1f} GB): streamed through paddle.io.DataLoader, {workers} workers"
-        + (", pinned memory" if gpu_paths() else ""))
+    why = ("TrainConfig(in_memory=False)" if config.in_memory is False else
+           f"{need / 2**30:,.1f} GB as {dtype} exceed a quarter of the {device}'s memory ({budget / 2**30:,.1f} GB)")
+    log(f"{name}: {n:,} images streamed through paddle.io.DataLoader ({why}), {workers} "
+        f"worker{'s' if workers != 1 else ''}" + (", pinned memory" if gpu_paths() else ""))
     return StreamData(data, shape, dtype, list(classes), mean, std, name=name, workers=workers, **kw)
 
 

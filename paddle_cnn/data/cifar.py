@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from paddle_cnn.data.common import DataError, ImageSet, download, md5sum
+from paddle_cnn.data.common import DataError, ImageSet, download, gunzip, gzip_unsafe, md5sum
 
 TARBALL = "cifar-10-python.tar.gz"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -51,7 +51,8 @@ def load_cifar10(data_dir: str, split: str, download_missing: bool = False) -> I
     wanted = "data_batch" if split == "train" else "test_batch"
     xs, ys = [], []
     try:
-        with tarfile.open(path, "r:gz") as tar:
+        with (tarfile.open(fileobj=io.BytesIO(gunzip(path)), mode="r:") if gzip_unsafe()
+              else tarfile.open(path, "r:gz")) as tar:
             for member in tar:
                 if member.isfile() and wanted in os.path.basename(member.name):
                     batch = _unpickle(tar.extractfile(member).read(), f"{path}:{member.name}")

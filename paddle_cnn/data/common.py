@@ -18,6 +18,37 @@ class DataError(ValueError):
     """Missing, corrupt or malformed data; the message is one line naming the file and the fix."""
 
 
+def gzip_unsafe() -> bool:
+    """Whether gzip would crash this process: paddle 2.x imported before this package binds CPython's zlib to
+    paddle's bundled zlib, and a gzip read then ends in a segmentation fault (inflateReset2)."""
+    import sys
+
+    import paddle_cnn
+    paddle = sys.modules.get("paddle")
+    return paddle_cnn.PADDLE_FIRST and paddle is not None and str(paddle.__version__).split(".")[0] == "2"
+
+
+def gunzip(path: str) -> bytes:
+    """A gzip file's contents; in a process where gzip would crash (gzip_unsafe), read by a fresh Python."""
+    import gzip
+    import subprocess
+    import sys
+    if not gzip_unsafe():
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    code = "import gzip, sys; sys.stdout.buffer.write(gzip.open(sys.argv[1], 'rb').read())"
+    proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True)
+    if proc.returncode:
+        why = (proc.stderr.decode(errors="replace").strip().splitlines() or ["unreadable"])[-1]
+        raise OSError(why)
+    return proc.stdout
+
+
+def label_range_error(name: str, index: int, label: int, outputs: int) -> DataError:
+    return DataError(f"{name} sample {index}: label {label} is not a class of a model with {outputs} outputs; "
+                     f"labels must be 0..{outputs - 1} (or build the model with num_classes={label + 1})")
+
+
 @dataclass
 class ImageSet:
     """A whole split in memory: images N x C x H x W and int64 labels N. The data sets here are uint8; images

@@ -49,6 +49,10 @@ class Batches:
         """(images, labels) of each batch of indices in turn, ready for the model."""
         raise NotImplementedError
 
+    def check_labels(self, outputs: int) -> None:
+        """Every label must be a class the model predicts (0..outputs-1); DataError naming the first that is not."""
+        raise NotImplementedError
+
     def prepare(self, x, y, rng: np.random.RandomState | None = None, train: bool = False):
         """Stored images (uint8 or float32, N x C x H x W, on the device) -> normalised float32 model input."""
         x = x.astype("float32")
@@ -105,6 +109,13 @@ class DeviceData(Batches):
     def iterate(self, batches, rng=None, train=False):
         for idx in batches:
             yield self.batch(idx, rng, train)
+
+    def check_labels(self, outputs: int) -> None:
+        from paddle_cnn.data.common import label_range_error
+        labels = self.labels.numpy()
+        bad = np.flatnonzero((labels < 0) | (labels >= outputs))
+        if len(bad):
+            raise label_range_error(self.name or "the data", int(bad[0]), int(labels[bad[0]]), outputs)
 
 
 def epoch_order(n: int, batch_size: int, rng: np.random.RandomState | None, rank: int = 0, world: int = 1,

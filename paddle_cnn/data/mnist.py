@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 
-from paddle_cnn.data.common import DataError, ImageSet, download, md5sum
+from paddle_cnn.data.common import DataError, ImageSet, download, gunzip, md5sum
 
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
@@ -43,9 +43,11 @@ def read_idx(path: str) -> np.ndarray:
     if not os.path.exists(path):
         raise DataError(f"{path} is missing")
     try:
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rb") as f:
-            raw = f.read()
+        if path.endswith(".gz"):
+            raw = gunzip(path)
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is corrupt or truncated ({e}); delete it and download it again") from None
     if len(raw) < 4:

@@ -60,7 +60,7 @@ def collate(samples, shape: tuple, dtype, first_index: int = 0) -> tuple[np.ndar
     images = np.empty((len(samples), *shape), dtype=dtype)
     labels = np.empty(len(samples), dtype=np.int64)
     for i, sample in enumerate(samples):
-        where = f"sample {first_index + i}" if first_index >= 0 else "a sample"
+        where = f"sample {first_index + i}"
         img, label = split_sample(sample, where)
         a = image_array(img, where)
         if a.dtype != dtype:

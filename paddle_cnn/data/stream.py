@@ -8,6 +8,7 @@ import functools
 import numpy as np
 import paddle
 
+from paddle_cnn.data.common import DataError, label_range_error
 from paddle_cnn.data.loader import Batches
 from paddle_cnn.data.samples import collate
 
@@ -17,6 +18,10 @@ class StreamData(Batches):
                  **kw):
         super().__init__(name, classes, shape, dtype, mean, std, **kw)
         self.dataset, self.dtype, self.workers = dataset, np.dtype(dtype), int(workers)
+        self.outputs = None  # the model's classes: every streamed batch's labels are checked against it
+
+    def check_labels(self, outputs: int) -> None:
+        self.outputs = outputs
 
     def __len__(self):
         return len(self.dataset)
@@ -26,12 +31,19 @@ class StreamData(Batches):
         batches = [[int(i) for i in b] for b in batches if len(b)]
         if not batches:
             return
-        loader = paddle.io.DataLoader(self.dataset, batch_sampler=batches, num_workers=self.workers,
-                                      collate_fn=functools.partial(collate, shape=self.stored_shape,
-                                                                   dtype=self.dtype, first_index=-1),
-                                      return_list=True)
+        collate_fn = functools.partial(collate_indexed, shape=self.stored_shape, dtype=self.dtype, name=self.name,
+                                       outputs=self.outputs)
+        if self.workers == 0:  # read in this process (paddle's single-process loader would add a thread)
+            for b in batches:
+                x, y = collate_fn([(i, self.dataset[i]) for i in b])
+                yield self.prepare(paddle.to_tensor(x), paddle.to_tensor(y), rng, train)
+            return
+        loader = paddle.io.DataLoader(_Indexed(self.dataset), batch_sampler=batches, num_workers=self.workers,
+                                      collate_fn=functools.partial(_in_worker, collate_fn), return_list=True)
         loader.pin_memory = gpu_paths()  # page-locked host batches only where a GPU copies from them
-        for x, y in loader:
+        for x, y, error in loader:
+            if int(error[0]):  # a bad sample, found in a worker (see _in_worker)
+                raise DataError(bytes(error.numpy().tolist()[1:]).decode("utf-8"))
             yield self.prepare(_on_device(x), _on_device(y), rng, train)
 
 
@@ -41,3 +53,42 @@ def _on_device(t):
     if not isinstance(t, paddle.Tensor):
         return paddle.to_tensor(t)
     return t if place == "cpu" else t.cuda(blocking=False)
+
+
+class _Indexed(paddle.io.Dataset):
+    """The user's data set with each sample's index beside it, so that an error names the sample."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return i, self.dataset[i]
+
+
+def collate_indexed(items, shape, dtype, name, outputs=None):
+    """collate() of (index, sample) pairs: errors name the sample by its index in the user's data set."""
+    images, labels = np.empty((len(items), *shape), dtype=dtype), np.empty(len(items), dtype=np.int64)
+    for k, (i, sample) in enumerate(items):
+        try:
+            images[k:k + 1], labels[k:k + 1] = collate([sample], shape, dtype, i)
+        except DataError as e:
+            raise DataError(f"{name} {e}") from None
+        if outputs is not None and labels[k] >= outputs:
+            raise label_range_error(name, int(i), int(labels[k]), outputs)
+    return images, labels
+
+
+def _in_worker(collate_fn, items):
+    """collate_fn in a DataLoader worker: a DataError comes back as data (its message as UTF-8 bytes), because
+    an exception raised in a worker kills paddle's queue and reaches the caller only as "Blocking queue is
+    killed because the data reader raises an exception", without the message. The third item: [0] when the
+    batch is fine, else [1] + the message."""
+    try:
+        x, y = collate_fn(items)
+        return x, y, np.zeros(1, np.uint8)  # [0]: fine (paddle cannot pass an empty array)
+    except DataError as e:
+        x, y = np.zeros((1, 1, 1, 1), np.uint8), np.zeros(1, np.int64)
+        return x, y, np.frombuffer(b"\x01" + str(e).encode("utf-8"), np.uint8).copy()

@@ -23,7 +23,8 @@ import paddle.nn.functional as F
 
 from paddle_cnn.data.adapt import training_data
 from paddle_cnn.data.loader import Batches, epoch_order
-from paddle_cnn.device import cpu_threads, cudnn_deterministic, gpu_paths, threads_for_step
+from paddle_cnn.device import (GPU_PATHS_SWITCH, cpu_threads, cudnn_deterministic, gpu_paths, is_gpu,
+                               threads_for_step)
 from paddle_cnn.training.callbacks import (Callback, CallbackList, Interrupted, NaNCheck, NonFiniteLoss, Progress,
                                            StopOnInterrupt)
 from paddle_cnn.training.config import TrainConfig, lr_at, make_optimizer
@@ -51,6 +52,10 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} data-parallel ranks")
     train_data = training_data(train, config, augment=config.augment, log=log, progress=progress)
     eval_data = training_data(eval, config, like=train_data, log=log, progress=progress)
+    outputs = model_outputs(model, train_data)
+    for data in (train_data, eval_data):
+        if data is not None:
+            data.check_labels(outputs)
     net = paddle.DataParallel(model) if world > 1 and not isinstance(model, paddle.DataParallel) else model
     state = TrainState(model, make_optimizer(config, model.parameters()), config, name, rank, world,
                        len(train_data))
@@ -238,6 +243,9 @@ def _run_context(model, data: Batches, state: TrainState, log):
     with contextlib.ExitStack() as stack, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
         if gpu_paths():  # a GPU (or the CPU under the test switch, see device.gpu_paths)
+            if not is_gpu():
+                log(f"note: {GPU_PATHS_SWITCH}=1: the GPU-only branches run on the CPU (a test switch: AMP and "
+                    "the cuDNN flag have no effect here; unset it to train normally)")
             cudnn_deterministic()
             state.amp = c.amp
             if c.amp and c.amp_dtype == "float16":
@@ -281,6 +289,20 @@ def _distributed():
         if is_init is None or not is_init():
             paddle.distributed.init_parallel_env()
     return paddle.distributed.get_rank(), world
+
+
+def model_outputs(model, data: Batches) -> int:
+    """The number of classes the model predicts: its logits for the first training image (eval mode, no
+    gradient; nothing of the model or the random state changes)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            x, _ = next(data.iterate([np.array([0])]))
+            return int(first_output(model(x)).shape[-1])
+    finally:
+        if was_training:
+            model.train()
 
 
 def first_output(out):
