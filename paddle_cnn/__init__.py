@@ -11,7 +11,7 @@ import sys as _sys
 # paddle imported before this package: with paddle 2.x, zlib is then bound to paddle's bundled zlib and gzip
 # reads crash the process (see data/common.gunzip)
 PADDLE_FIRST = "paddle" in _sys.modules
-import zlib as _zlib  # noqa: E402  # noqa: F401  load CPython's zlib before paddle: paddle 2.6 ships its own zlib symbols and
+import zlib as _zlib  # noqa: E402,F401  CPython's zlib before paddle: paddle 2.6 ships its own zlib symbols and
 #                       gzip reads then crash (inflateReset2) in processes that imported paddle first
 
 # paddle's import sets OMP_NUM_THREADS to 1 when it is unset: the user's own value is read before that

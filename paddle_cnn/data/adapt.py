@@ -83,12 +83,18 @@ def image_set_of_arrays(images, labels, like: Batches | None = None, name: str =
 
 
 def _image_set(images, labels, like, name, classes=None) -> ImageSet:
+    idx = stats_indices(len(images))
+    mean, std, classes = normalisation(images[idx], labels[idx], like, classes)
+    return ImageSet(images, labels, classes, name, tuple(mean), tuple(std))
+
+
+def normalisation(images, labels, like: Batches | None, classes=None) -> tuple:
+    """(mean, std, classes): the training set's (`like`) for an eval set, else measured on these images (the
+    stats_indices sample); classes: the data set's own list, else 0..the highest label seen."""
     if like is not None:
-        mean, std, classes = like.mean, like.std, like.classes
-    else:
-        mean, std = channel_stats(images[stats_indices(len(images))])
-        classes = classes if classes is not None else list(range(int(labels.max()) + 1))
-    return ImageSet(images, labels, list(classes), name, tuple(mean), tuple(std))
+        return like.mean, like.std, like.classes
+    mean, std = channel_stats(images)
+    return mean, std, list(classes) if classes else list(range(int(labels.max()) + 1))
 
 
 def stats_indices(n: int) -> np.ndarray:
@@ -103,7 +109,7 @@ def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dataset(data, config, kw, like, log, progress) -> Batches:
-    from paddle_cnn.data.stream import StreamData, collate_indexed
+    from paddle_cnn.data.stream import StreamData
     from paddle_cnn.device import available_cores, gpu_paths, is_gpu
     n = len(data)
     name = getattr(data, "name", None) or type(data).__name__
@@ -120,18 +126,14 @@ def _dataset(data, config, kw, like, log, progress) -> Batches:
             f"({need / 2**20:,.0f} MB)")
         return DeviceData(_image_set(images, labels, like, name, getattr(data, "classes", None)), **kw)
     idx = stats_indices(n)
-    sample_images, sample_labels = collate_indexed([(int(i), data[int(i)]) for i in idx], shape, dtype, name)
-    if like is not None:
-        mean, std, classes = like.mean, like.std, like.classes
-    else:
-        mean, std = channel_stats(sample_images)
-        classes = getattr(data, "classes", None) or list(range(int(sample_labels.max()) + 1))
+    mean, std, classes = normalisation(*collate([(int(i), data[int(i)]) for i in idx], shape, dtype, name), like,
+                                       getattr(data, "classes", None))
     workers = config.workers if config.workers is not None else min(4, available_cores() - 1)
     why = ("TrainConfig(in_memory=False)" if config.in_memory is False else
            f"{need / 2**30:,.1f} GB as {dtype} exceed a quarter of the {device}'s memory ({budget / 2**30:,.1f} GB)")
     log(f"{name}: {n:,} images streamed through paddle.io.DataLoader ({why}), {workers} "
         f"worker{'s' if workers != 1 else ''}" + (", pinned memory" if gpu_paths() else ""))
-    return StreamData(data, shape, dtype, list(classes), mean, std, name=name, workers=workers, **kw)
+    return StreamData(data, shape, dtype, classes, mean, std, name=name, workers=workers, **kw)
 
 
 def _read_all(data, shape, dtype, name, progress) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +145,7 @@ def _read_all(data, shape, dtype, name, progress) -> tuple[np.ndarray, np.ndarra
               disable=progress is False) as bar:
         for start in range(0, n, READ_CHUNK):
             stop = min(n, start + READ_CHUNK)
-            try:
-                images[start:stop], labels[start:stop] = collate([data[i] for i in range(start, stop)], shape,
-                                                                 dtype, start)
-            except DataError as e:
-                raise DataError(f"{name} {e}") from None
+            images[start:stop], labels[start:stop] = collate([(i, data[i]) for i in range(start, stop)], shape,
+                                                             dtype, name)
             bar.update(stop - start)
     return images, labels

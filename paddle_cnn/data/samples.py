@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from paddle_cnn.data.common import DataError
+from paddle_cnn.data.common import DataError, label_range_error
 
 
 def image_array(img, where: str) -> np.ndarray:
@@ -55,12 +55,15 @@ def split_sample(sample, where: str) -> tuple:
     return sample[0], sample[1]
 
 
-def collate(samples, shape: tuple, dtype, first_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A batch of samples as (images N x C x H x W of `dtype`, int64 labels N); every image must be `shape`."""
-    images = np.empty((len(samples), *shape), dtype=dtype)
-    labels = np.empty(len(samples), dtype=np.int64)
-    for i, sample in enumerate(samples):
-        where = f"sample {first_index + i}"
+def collate(items, shape: tuple, dtype, name: str,
+            outputs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(index, sample) pairs of data set `name` as (images N x C x H x W of `dtype`, int64 labels N). Every image
+    must be `shape` and `dtype`, every label below `outputs` (the model's classes) when given; errors name the
+    sample by its index in the data set."""
+    images = np.empty((len(items), *shape), dtype=dtype)
+    labels = np.empty(len(items), dtype=np.int64)
+    for k, (i, sample) in enumerate(items):
+        where = f"{name} sample {i}"
         img, label = split_sample(sample, where)
         a = image_array(img, where)
         if a.dtype != dtype:
@@ -70,6 +73,8 @@ def collate(samples, shape: tuple, dtype, first_index: int = 0) -> tuple[np.ndar
             raise DataError(f"{where}: image {'x'.join(map(str, a.shape))}, the first was "
                             f"{'x'.join(map(str, shape))}; fit needs one image size (resize in the data set's "
                             "transform; TrainConfig.input_size then resizes on the device)")
-        images[i] = a
-        labels[i] = label_int(label, where)
+        images[k] = a
+        labels[k] = label_int(label, where)
+        if outputs is not None and labels[k] >= outputs:
+            raise label_range_error(name, int(i), int(labels[k]), outputs)
     return images, labels

@@ -8,7 +8,7 @@ import functools
 import numpy as np
 import paddle
 
-from paddle_cnn.data.common import DataError, label_range_error
+from paddle_cnn.data.common import DataError
 from paddle_cnn.data.loader import Batches
 from paddle_cnn.data.samples import collate
 
@@ -31,7 +31,7 @@ class StreamData(Batches):
         batches = [[int(i) for i in b] for b in batches if len(b)]
         if not batches:
             return
-        collate_fn = functools.partial(collate_indexed, shape=self.stored_shape, dtype=self.dtype, name=self.name,
+        collate_fn = functools.partial(collate, shape=self.stored_shape, dtype=self.dtype, name=self.name,
                                        outputs=self.outputs)
         if self.workers == 0:  # read in this process (paddle's single-process loader would add a thread)
             for b in batches:
@@ -66,19 +66,6 @@ class _Indexed(paddle.io.Dataset):
 
     def __getitem__(self, i):
         return i, self.dataset[i]
-
-
-def collate_indexed(items, shape, dtype, name, outputs=None):
-    """collate() of (index, sample) pairs: errors name the sample by its index in the user's data set."""
-    images, labels = np.empty((len(items), *shape), dtype=dtype), np.empty(len(items), dtype=np.int64)
-    for k, (i, sample) in enumerate(items):
-        try:
-            images[k:k + 1], labels[k:k + 1] = collate([sample], shape, dtype, i)
-        except DataError as e:
-            raise DataError(f"{name} {e}") from None
-        if outputs is not None and labels[k] >= outputs:
-            raise label_range_error(name, int(i), int(labels[k]), outputs)
-    return images, labels
 
 
 def _in_worker(collate_fn, items):
