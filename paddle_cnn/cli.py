@@ -10,6 +10,7 @@ import os
 import sys
 
 from paddle_cnn import places
+from paddle_cnn.text import error_line
 
 
 class CliError(Exception):
@@ -184,9 +185,12 @@ def main(argv=None) -> int:
     except CliError as e:
         print(f"paddle-cnn: error: {e}", file=sys.stderr)
         return 2
-    except (ValueError, KeyError, FileNotFoundError) as e:  # ShapeError, UnknownModelError, bad values
-        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-        print(f"paddle-cnn: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
+    except KeyError as e:  # the files read are validated first: one that still lacks an entry names it
+        print(f"paddle-cnn: error: entry {error_line(e)!r} is missing from a file read (written by another version "
+              "or edited?); rerun without --resume to start afresh", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as e:  # ShapeError, UnknownModelError, DataError, bad values
+        print(f"paddle-cnn: error: {error_line(e)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `paddle-cnn summary vgg16 | head` (an OSError: caught first)
         return 0
@@ -195,8 +199,12 @@ def main(argv=None) -> int:
         print(f"paddle-cnn: error: {e.strerror or e}{where}; finished epochs are kept: free space or choose "
               "another --logdir, then rerun with --resume", file=sys.stderr)
         return 2
-    except RuntimeError as e:  # NonFiniteLoss and the like: one line, no trace
-        print(f"paddle-cnn: error: {str(e).splitlines()[0]}", file=sys.stderr)
+    except RuntimeError as e:  # NonFiniteLoss, paddle's out-of-memory and the like: one line, no trace
+        print(f"paddle-cnn: error: {error_line(e)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("paddle-cnn: error: out of memory; choose a smaller profile, batch or input (finished epochs are "
+              "kept: rerun with --resume)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("paddle-cnn: interrupted", file=sys.stderr)

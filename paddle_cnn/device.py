@@ -38,15 +38,15 @@ def pick_device(prefer: str | None = None) -> str:
     prefer: None (auto: $PADDLE_CNN_DEVICE, else the GPU if there is one), 'cpu', 'gpu' or 'gpu:N'. Asking for a
     GPU where none exists raises ValueError.
     """
-    where = ""
+    where, fix = "device", "pass device='cpu' (or None to choose)"  # the names the user can change
     if prefer is None and os.environ.get("PADDLE_CNN_DEVICE"):
-        prefer, where = os.environ["PADDLE_CNN_DEVICE"], "PADDLE_CNN_DEVICE: "
+        prefer, where, fix = os.environ["PADDLE_CNN_DEVICE"], "PADDLE_CNN_DEVICE", "set PADDLE_CNN_DEVICE=cpu or unset it"
     if prefer is None:
         prefer = rank_gpu() if gpu_available() else "cpu"
     if prefer != "cpu" and not prefer.startswith("gpu"):
-        raise ValueError(f"{where}unknown device {prefer!r}; use 'cpu', 'gpu' or 'gpu:N'")
+        raise ValueError(f"{where}={prefer!r} is not a device: use 'cpu', 'gpu' or 'gpu:N'")
     if prefer.startswith("gpu") and not gpu_available():
-        raise ValueError(f"{where}device {prefer!r} requested but no CUDA GPU is available; use cpu")
+        raise ValueError(f"{where}={prefer!r} asks for a GPU, but this paddle has no CUDA GPU to use; {fix}")
     import paddle
     paddle.set_device(prefer)
     return prefer

@@ -15,6 +15,21 @@ def did_you_mean(kind: str, name, choices: Iterable[str], hint: str = "") -> str
     return f"unknown {kind} {name!r}: {tail}"
 
 
+def error_line(e: BaseException) -> str:
+    """The one line of an exception a user should read. Paddle's errors carry a C++ traceback (2.x), the message,
+    a "[Hint: ...]" line and "(at /paddle/...cc:N)": the message alone is kept."""
+    import re
+    text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+    if "Error Message Summary" in text:
+        text = text.split("Error Message Summary", 1)[1]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not set(ln.strip()) <= set("-=")]
+    lines = [ln for ln in lines if not ln.startswith(("[Hint:", ":"))] or lines
+    line = lines[0] if lines else type(e).__name__
+    if line.endswith(":") and len(lines) > 1:  # "ResourceExhaustedError:" with its message on the next line
+        line = f"{line} {lines[1]}"
+    return re.sub(r"\s*\(at /paddle/[^)]*\)\s*$", "", line).strip()
+
+
 def cell(v) -> str:
     """One value as table text: thousands separators for ints, 4 significant digits for floats."""
     if isinstance(v, bool):

@@ -1,4 +1,5 @@
 """Run-time device choice, CPU threads and seeding."""
+import os
 import random
 
 import numpy as np
@@ -14,12 +15,26 @@ def test_cpu_is_picked_without_a_gpu():
         pytest.skip("this machine has a GPU")
     assert device.pick_device() == "cpu"
     assert not device.is_gpu()
-    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+    with pytest.raises(ValueError, match=r"device='gpu' asks for a GPU, but this paddle has no CUDA GPU to use; "
+                                         r"pass device='cpu'"):
         device.pick_device("gpu")
 
 
+def test_a_gpu_asked_for_by_the_environment_names_the_variable_through_the_cli(monkeypatch, tmp_path):
+    """The fix named is one the user has: the variable they set (the CLI has no --device flag)."""
+    if device.gpu_available():
+        pytest.skip("this machine has a GPU")
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from attacks import cli, refused, snapshot
+    monkeypatch.setenv("PADDLE_CNN_DEVICE", "gpu")
+    o = cli("run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--logdir", str(tmp_path / "logs"))
+    refused(o, "PADDLE_CNN_DEVICE='gpu'", "set PADDLE_CNN_DEVICE=cpu or unset it")
+    assert snapshot(tmp_path / "logs") == {}
+
+
 def test_unknown_device_is_refused():
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+    with pytest.raises(ValueError, match="device='tpu' is not a device: use 'cpu', 'gpu' or 'gpu:N'"):
         device.pick_device("tpu")
 
 

@@ -139,22 +139,31 @@ def _pool_out(name, layer, in_shape):
     return c, oh, ow
 
 
-def layer_output_shape(layer: nn.Layer, in_shape: Sequence[int], name: str = "") -> tuple | None:
+def layer_output_shape(layer: nn.Layer, in_shape: Sequence[int], name: str = "",
+                       sizes: list | None = None) -> tuple | None:
     """Output shape of `layer` for a per-sample input shape, or None when the layer type is not known here.
+    sizes: when given, the element count of every output on the way is appended to it (memory estimates).
 
     Raises ShapeError when the layer cannot take the input.
     """
     in_shape = tuple(int(s) for s in in_shape)
     name = name or type(layer).__name__
-    if hasattr(layer, "output_shape") and callable(layer.output_shape):  # our composite blocks
-        return tuple(layer.output_shape(in_shape))
     if isinstance(layer, nn.Sequential):
         shape = in_shape
         for child_name, child in layer.named_children():
-            shape = layer_output_shape(child, shape, f"{name}.{child_name}" if name else child_name)
+            shape = layer_output_shape(child, shape, f"{name}.{child_name}" if name else child_name, sizes)
             if shape is None:
                 return None
         return shape
+    out = _leaf_output_shape(layer, in_shape, name)
+    if sizes is not None and out is not None:
+        sizes.append(math.prod(out))
+    return out
+
+
+def _leaf_output_shape(layer: nn.Layer, in_shape: tuple, name: str) -> tuple | None:
+    if hasattr(layer, "output_shape") and callable(layer.output_shape):  # our composite blocks
+        return tuple(layer.output_shape(in_shape))
     if isinstance(layer, nn.Conv2D):
         return _conv_out(name, layer, in_shape)
     if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D)):

@@ -20,10 +20,11 @@ import paddle
 import paddle.nn as nn
 
 from paddle_cnn.arithmetic.shapes import ShapeError, fmt_shape as _shape, layer_config as _config, layer_output_shape
-from paddle_cnn.text import Table
+from paddle_cnn.text import Table, error_line
 
 __all__ = ["ShapeError", "LayerRow", "LayerTable", "layer_table", "count_params", "parse_input", "CONVENTION",
-           "arithmetic_only_init", "model_table", "model_overview"]
+           "arithmetic_only_init", "model_table", "model_overview", "MemoryBoundError", "check_memory",
+           "memory_needed"]
 
 CONVENTION = ("MACs = multiply-accumulates of conv/linear layers (k*k*Cin*Hout*Wout*Cout, in*out), bias, pooling, "
               "BN and activations excluded; FLOPs = 2*MACs. Params = trainable parameters (BN running "
@@ -182,6 +183,65 @@ class _Recorder:
                 for n, l in self.tracked if id(l) not in self.seen and _own_params(l)]
 
 
+SUMMARY_MEMORY_BYTES = 4 << 30  # what a layer table may allocate: weights + input + two activations, float32
+
+
+class MemoryBoundError(ValueError):
+    """A layer table whose model and input would need more memory than SUMMARY_MEMORY_BYTES (or the RAM free)."""
+
+
+def memory_needed(model: nn.Layer, input_shape: Sequence[int]) -> dict:
+    """Bytes a forward pass of one sample needs, from the shapes alone (nothing allocated; the model may be
+    built under paddle.LazyGuard): weights, the input, and the two largest outputs of any layer (a layer's input
+    and output are alive at once), all float32. Activations are counted for features -> flatten -> classifier
+    stacks (every model here); another model counts only its weights and input."""
+    weights = sum(math.prod(int(d) for d in p.shape) for p in model.parameters()) * 4
+    weights += sum(math.prod(int(d) for d in b.shape) for b in model.buffers()) * 4
+    sizes = [math.prod(input_shape)]
+    features, classifier = getattr(model, "features", None), getattr(model, "classifier", None)
+    if isinstance(features, nn.Layer) and isinstance(classifier, nn.Layer):
+        out = layer_output_shape(features, input_shape, "features", sizes)
+        if out is not None:
+            layer_output_shape(classifier, (math.prod(out),), "classifier", sizes)
+    largest = sorted(sizes)[-2:]
+    return {"weights": weights, "input": sizes[0] * 4, "activations": sum(largest) * 4,
+            "total": weights + sizes[0] * 4 + sum(largest) * 4}
+
+
+def summary_memory_bound() -> int:
+    """SUMMARY_MEMORY_BYTES, or half of the RAM free now when that is less."""
+    import os
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        free = SUMMARY_MEMORY_BYTES * 2
+    return min(SUMMARY_MEMORY_BYTES, free // 2)
+
+
+def check_memory(name: str, input_shape: Sequence[int], **kw) -> dict:
+    """Refuse, before anything is allocated, a layer table of model `name` at input_shape (kw as for
+    create_model) that would need more than summary_memory_bound(): MemoryBoundError naming the sizes."""
+    from paddle_cnn.models import create_model
+    bound, what = summary_memory_bound(), f"{name} at {_shape(input_shape)} with {kw.get('num_classes', 10):,} classes"
+    fix = "choose a smaller --input or --num-classes"
+    gb = lambda b: f"{b / 2**30:.1f} GB"  # noqa: E731
+    if math.prod(input_shape) * 4 > bound:  # paddle cannot even describe some such layers (int32 sizes)
+        raise MemoryBoundError(f"{what}: the input alone is {gb(math.prod(input_shape) * 4)}, more than the "
+                               f"{gb(bound)} a layer table may use; {fix}")
+    try:
+        with paddle.LazyGuard():  # parameters get shapes, not memory
+            need = memory_needed(create_model(name, **kw), input_shape)
+    except (IndexError, OverflowError) as e:  # paddle: "Integer value ... exceeds int32 range"
+        raise MemoryBoundError(f"{what}: a layer would hold more than 2**31 values, paddle's limit "
+                               f"({str(e).strip().splitlines()[0][:120]}); {fix}") from None
+    if need["total"] > bound:
+        raise MemoryBoundError(
+            f"{what} would need about {gb(need['total'])} (weights {gb(need['weights'])}, input "
+            f"{gb(need['input'])}, largest activations {gb(need['activations'])}), more than the {gb(bound)} a "
+            f"layer table may use; {fix}")
+    return need
+
+
 def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = None) -> LayerTable:
     """Run one sample of `input_shape` (C x H x W) through `model` and tabulate every leaf layer.
 
@@ -190,6 +250,11 @@ def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = 
     params total equals paddle.summary's trainable params. Raises ShapeError for an input the model cannot take.
     """
     input_shape = tuple(int(s) for s in input_shape)
+    need, bound = memory_needed(model, input_shape), summary_memory_bound()
+    if need["input"] + need["activations"] > bound:  # the weights exist already: what the pass would add
+        raise MemoryBoundError(f"{name or type(model).__name__} at {_shape(input_shape)}: the input and its largest "
+                               f"activations would need {(need['input'] + need['activations']) / 2**30:.1f} GB, more "
+                               f"than the {bound / 2**30:.1f} GB a layer table may use; choose a smaller input")
     rec = _Recorder(model)
     was_training = model.training
     model.eval()
@@ -200,9 +265,7 @@ def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = 
         raise
     except Exception as e:  # any other failure inside forward: name the layer it happened in
         where = rec.current[-1] if rec.current else (name or type(model).__name__)
-        msg = str(e).strip().splitlines()
-        raise ShapeError(f"layer '{where}' failed on input {_shape(input_shape)}: "
-                         f"{msg[-1] if msg else type(e).__name__}") from None
+        raise ShapeError(f"layer '{where}' failed on input {_shape(input_shape)}: {error_line(e)}") from None
     finally:
         rec.remove()
         if was_training:  # paddle 2.6's train() takes no mode argument
@@ -232,9 +295,12 @@ def arithmetic_model(name: str, **kw) -> nn.Layer:
 
 def model_table(name: str, input_shape=None, **kw) -> LayerTable:
     """Layer table of a registered model (created with constant weights) at input_shape, default its native one;
-    kw go to create_model (num_classes, input_size, model options)."""
+    kw go to create_model (num_classes, input_size, model options). A model and input too large for memory are
+    refused from their shapes first (check_memory), before anything is allocated."""
     from paddle_cnn.models import model_spec
-    return layer_table(arithmetic_model(name, **kw), tuple(input_shape or model_spec(name).input_shape), name)
+    input_shape = tuple(input_shape or model_spec(name).input_shape)
+    check_memory(name, input_shape, **kw)
+    return layer_table(arithmetic_model(name, **kw), input_shape, name)
 
 
 def model_overview(names=None, num_classes: int = 10, progress: bool = False) -> list[dict]:
