@@ -24,6 +24,19 @@ def available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def available_ram() -> int:
+    """Bytes of RAM a new allocation can get now: the kernel's MemAvailable (free memory plus the page cache it
+    would give back; "free" alone is near zero on a machine that has read files), else free pages."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def gpu_available() -> bool:
     import paddle
     try:

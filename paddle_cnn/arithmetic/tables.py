@@ -209,13 +209,9 @@ def memory_needed(model: nn.Layer, input_shape: Sequence[int]) -> dict:
 
 
 def summary_memory_bound() -> int:
-    """SUMMARY_MEMORY_BYTES, or half of the RAM free now when that is less."""
-    import os
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
-        free = SUMMARY_MEMORY_BYTES * 2
-    return min(SUMMARY_MEMORY_BYTES, free // 2)
+    """SUMMARY_MEMORY_BYTES, or half of the RAM available now when that is less."""
+    from paddle_cnn.device import available_ram
+    return min(SUMMARY_MEMORY_BYTES, available_ram() // 2)
 
 
 def check_memory(name: str, input_shape: Sequence[int], **kw) -> dict:

@@ -10,7 +10,6 @@ the same batches and the same results. `TrainConfig(in_memory=True/False)` overr
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -24,12 +23,13 @@ READ_CHUNK = 256      # samples read per step while materialising
 
 
 def memory_budget() -> int:
-    """Bytes a data set may take on the device: a quarter of the GPU's memory, or of the RAM free now."""
+    """Bytes a data set may take on the device: a quarter of the GPU's memory, or of the RAM available now."""
     from paddle_cnn.device import is_gpu
     if is_gpu():
         import paddle
         return int(paddle.device.cuda.get_device_properties().total_memory) // MEMORY_SHARE
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // MEMORY_SHARE
+    from paddle_cnn.device import available_ram
+    return available_ram() // MEMORY_SHARE
 
 
 def training_data(data, config, *, augment=(), like: Batches | None = None, log=print,

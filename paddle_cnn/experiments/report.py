@@ -307,11 +307,9 @@ def rebuild(experiment: str, logdir: str = "logs") -> str:
     path = os.path.join(logdir, exp.name, "results.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} is missing; run `paddle-cnn run {exp.name}` first")
-    try:
-        with open(path, encoding="utf-8") as f:
-            results = json.load(f)
-    except ValueError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); rerun the experiment") from None
+    from paddle_cnn.experiments.results_file import read_results
+    results = read_results(path, f"delete it and rerun the experiment (paddle-cnn run {exp.name}) to write it afresh",
+                           exp.name)
     if results.get("runs") or "arithmetic" in results:  # else: an older file's stored claims stay as they are
         results["claims"] = verdicts(exp, results)
         from paddle_cnn.training.checkpoint import atomic_write_text

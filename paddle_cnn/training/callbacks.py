@@ -210,10 +210,11 @@ class Checkpointer(Callback):
     """A checkpoint per epoch (training/checkpoint.py: atomic, safetensors + JSON, the newest `keep`), and the
     steps done when Ctrl-C stops fit. resume=True continues the newest checkpoint in `directory`, but only one
     written by the same run: the same `identity` (what the run trains: the runner passes its plan) and the same
-    training settings; anything else is refused in one line naming what differs. Before training, a disk too
-    full for the run's checkpoints is refused. Without resume, a checkpoint already in `directory` is replaced
-    (start afresh). Rank 0 writes. Without an identity from the caller, the model's class and the number of
-    training images join the settings as the run's identity."""
+    training settings; anything else is refused in one line naming what differs, and so is a checkpoint whose
+    files are not valid data (checkpoint.verify). Before training, what a crash left of an earlier checkpoint
+    write is removed and a disk too full for the run's checkpoints is refused. Without resume, a checkpoint
+    already in `directory` is replaced (start afresh). Rank 0 writes. Without an identity from the caller, the
+    model's class and the number of training images join the settings as the run's identity."""
 
     order = 0
 
@@ -229,8 +230,8 @@ class Checkpointer(Callback):
         identity = self._identity(state)
         if not self.resume and state.rank == 0:
             ckpt.clear(self.dir)
-        if self.resume and ckpt.latest(self.dir):
-            saved = ckpt.restore(self.dir, state.model, state.optimizer, identity)
+        if self.resume and ckpt.latest(self.dir):  # checked as data (types, ranges, dtypes) before it is loaded
+            saved = ckpt.restore(self.dir, state.model, state.optimizer, identity, state.steps_per_epoch)
             state.history = {k: list(saved["history"].get(k, [])) for k in state.history}
             state.epoch, state.partial = int(saved["epoch"]), saved.get("partial")
             state.pending_log = saved.get("pending_log")
@@ -240,7 +241,8 @@ class Checkpointer(Callback):
                 p = state.partial
                 where = f"in epoch {state.epoch + 1} after step {p['step']}" if p else f"after epoch {state.epoch}"
                 self.log(f"resuming {state.name or 'run'} {where} from {self.dir}")
-        if state.rank == 0:  # a full disk is refused before anything of this run is written
+        if state.rank == 0:  # a crash's temporary files go; a full disk is refused before anything is written
+            ckpt.remove_leftovers(self.dir)
             ckpt.check_space(self.dir, state.model, OPTIMIZER_SLOTS[state.config.optimizer],
                              state.config.epochs - state.epoch, self.keep)
 

@@ -5,19 +5,30 @@ naming the newest complete epoch. An epoch folder is written under a temporary n
 then latest.json is replaced atomically: a run killed at any moment leaves the previous epoch intact.
 Optimizer tensors are stored under the model's structured parameter names (paddle's own names depend on how
 many layers the process created before), so a checkpoint loads into a fresh process or a second model alike.
+A resume reads a checkpoint as untrusted data (verify): latest.json may name only an epoch folder of its own
+directory, state.json is checked field by field against the resuming run (validate_state), every tensor's dtype
+and shape against the model and the optimizer's slots, all before anything is loaded. What a crash leaves of a
+write (`.tmp-*` files and folders, see leftovers) is removed at the next start and counts as free space until then.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
+import stat
 import tempfile
 
 import numpy as np
 import paddle
 
 FORMAT = "paddle-cnn-checkpoint/1"
+EPOCH_FOLDER = re.compile(r"epoch-\d{4,}(-step-\d{6,})?")  # what save names its folders (and latest.json)
+TEMP_PREFIX = ".tmp-"  # atomic_write_bytes' temporary files; save's unfinished folders are TEMP_PREFIX + "epoch-"
+NOT_RESUMED = ("nothing was loaded or changed: run without --resume (resume=False) to start this run afresh, "
+               "replacing its checkpoints")
 
 
 class CheckpointError(ValueError):
@@ -134,7 +145,8 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
 def check_space(ckpt_dir: str, model, opt_slots: int = 2, epochs: int | None = None, keep: int = 2) -> None:
     """Before training: refuse with one line when the disk cannot hold this run's checkpoints: the weights and
     `opt_slots` optimizer arrays per weight, as many copies as will exist at once (keep + 1 while a new one is
-    written, fewer for a run of fewer epochs; the copies already on disk are counted as free)."""
+    written, fewer for a run of fewer epochs; the copies already on disk are counted as free, and so are the
+    crash leftovers of earlier runs in ckpt_dir, which the run's start removes: see `leftovers`)."""
     per_copy = sum(int(np.prod(v.shape)) * 4 for v in _unwrap(model).state_dict().values()) * (1 + opt_slots)
     copies = min(keep + 1, epochs) if epochs else keep + 1
     held = len([d for d in os.listdir(ckpt_dir) if d.startswith("epoch-")]) if os.path.isdir(ckpt_dir) else 0
@@ -142,10 +154,63 @@ def check_space(ckpt_dir: str, model, opt_slots: int = 2, epochs: int | None = N
     folder = os.path.abspath(ckpt_dir)
     while not os.path.exists(folder):
         folder = os.path.dirname(folder)
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(folder).free + sum(_bytes(p) for p in leftovers(ckpt_dir))
     if free < need:
         raise CheckpointError(f"only {free / 2**20:.0f} MB free on the disk of {ckpt_dir}; this run's checkpoints "
                               f"need about {need / 2**20:.0f} MB: free space or choose another --logdir")
+
+
+def leftovers(folder: str) -> list[str]:
+    """What a crash left of our own writes directly inside `folder`: temporary files of atomic_write_bytes
+    (`.tmp-*`: results.json, latest.json, results.md, VisualDL merges) and unfinished checkpoint folders of
+    save (`.tmp-epoch-*`). Nothing else, and never a symlink (neither listed nor followed)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    found = []
+    for e in entries:
+        if not e.name.startswith(TEMP_PREFIX) or e.is_symlink():
+            continue
+        if e.is_file(follow_symlinks=False) or (e.is_dir(follow_symlinks=False)
+                                                and e.name.startswith(TEMP_PREFIX + "epoch-")):
+            found.append(e.path)
+    return sorted(found)
+
+
+def _bytes(path: str) -> int:
+    """Bytes of a file, or of the files under a folder (links not followed, not counted)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+    total = 0
+    for base, _, files in os.walk(path, followlinks=False):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(base, name))
+            except OSError:
+                continue
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return total
+
+
+def remove_leftovers(folder: str) -> int:
+    """Remove `leftovers(folder)` (a run's start, under its lock); returns the bytes freed."""
+    freed = 0
+    for path in leftovers(folder):
+        size = _bytes(path)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)  # removes links inside, never what they point to
+            else:
+                os.remove(path)
+            freed += size
+        except OSError:  # gone meanwhile or not ours to remove: it stays counted as nothing
+            pass
+    return freed
 
 
 def _jsonable(obj):
@@ -175,11 +240,18 @@ def latest(ckpt_dir: str) -> str | None:
     try:
         with open(pointer, encoding="utf-8") as f:
             info = json.load(f)
-        path = os.path.join(ckpt_dir, info["path"])
-    except (ValueError, KeyError, TypeError):
-        raise CheckpointError(f"{pointer} is corrupt; delete {ckpt_dir} to start afresh") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{pointer} is corrupt ({e}); {NOT_RESUMED}, or delete {ckpt_dir}") from None
+    name = info.get("path") if isinstance(info, dict) else None
+    if not isinstance(name, str) or not EPOCH_FOLDER.fullmatch(name):  # never a path out of its own folder
+        raise CheckpointError(f"{pointer} names {name!r}, not an epoch-NNNN folder inside {ckpt_dir} (a checkpoint "
+                              f"is read only from its own folder); {NOT_RESUMED}, or delete {ckpt_dir}")
+    path = os.path.join(ckpt_dir, name)
+    if os.path.islink(path):
+        raise CheckpointError(f"{pointer} names {name}, a link, not a folder inside {ckpt_dir}; {NOT_RESUMED}, "
+                              f"or delete {ckpt_dir}")
     if not os.path.isdir(path):
-        raise CheckpointError(f"{pointer} names {info['path']}, which is missing; delete {ckpt_dir} to start afresh")
+        raise CheckpointError(f"{pointer} names {name}, which is missing; delete {ckpt_dir} to start afresh")
     return path
 
 
@@ -219,9 +291,24 @@ def check_shapes(model, weights: dict, source: str) -> None:
         raise CheckpointError(f"{source}: the checkpoint {' and '.join(parts)}; it was saved from another model")
 
 
+def _dtype(t) -> str:
+    """A paddle tensor's dtype as numpy names it (float32)."""
+    name = str(t.dtype).rsplit(".", 1)[-1].lower()
+    return {"fp32": "float32", "fp16": "float16", "fp64": "float64", "bf16": "bfloat16"}.get(name, name)
+
+
+def check_dtypes(model, weights: dict, source: str) -> None:
+    """Every array has the dtype of the model's tensor of that name (a float64 or int8 array is refused)."""
+    for k, v in _unwrap(model).state_dict().items():
+        if k in weights and weights[k].dtype.name != _dtype(v):
+            raise CheckpointError(f"{source}: {k} is {weights[k].dtype.name} in the checkpoint but {_dtype(v)} in "
+                                  f"the model (a checkpoint of paddle-cnn holds the model's own dtypes); {NOT_RESUMED}")
+
+
 def load_into(model, weights: dict, source: str) -> None:
-    """Copy arrays into the model after checking names and shapes (check_shapes)."""
+    """Copy arrays into the model after checking names, shapes and dtypes (check_shapes, check_dtypes)."""
     check_shapes(model, weights, source)
+    check_dtypes(model, weights, source)
     _unwrap(model).set_state_dict({k: paddle.to_tensor(v) for k, v in weights.items()})
 
 
@@ -242,22 +329,98 @@ def read_state(path: str) -> dict:
             state = json.load(f)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{path}/state.json is unreadable ({e}); delete {path} to fall back") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}/state.json is not a paddle-cnn checkpoint state (not a JSON object); "
+                              f"{NOT_RESUMED}")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a paddle-cnn checkpoint (format {state.get('format')!r})")
     return state
 
 
-def _load_optimizer(path: str, model, optimizer, state: dict) -> None:
-    arrays, _ = read_weights(os.path.join(path, "optimizer.safetensors"))
+_SLOT_COUNTER = re.compile(r"_\d+$")  # paddle numbers a parameter's accumulators: moment1_0, moment1_1, ...
+
+
+def _slots(optimizer) -> dict | None:
+    """The state arrays the optimizer keeps per parameter, found by one step of its class on a 2x3 probe
+    parameter: slot (moment1, beta1_pow_acc, ...) -> (shape, None meaning the parameter's, dtype). None when the
+    class cannot be probed (a custom optimizer): then only the parameters' shapes and dtypes are checked."""
+    cls = type(optimizer)
+    if cls not in _SLOTS_SEEN:
+        try:
+            p = paddle.create_parameter([2, 3], "float32", default_initializer=paddle.nn.initializer.Constant(0.0))
+            probe = cls(learning_rate=1e-3, parameters=[p])
+            with paddle.set_grad_enabled(True):
+                (p * 0).sum().backward()
+            probe.step()
+            slots = {}
+            for key, v in probe.state_dict().items():
+                if isinstance(v, paddle.Tensor) and key.startswith(p.name + "_"):
+                    shape = None if list(v.shape) == [2, 3] else [int(n) for n in v.shape]
+                    slots[_SLOT_COUNTER.sub("", key[len(p.name) + 1:])] = (shape, _dtype(v))
+            _SLOTS_SEEN[cls] = slots
+        except Exception:  # noqa: BLE001  (a class that does not take these arguments: shapes are still checked)
+            _SLOTS_SEEN[cls] = None
+    return _SLOTS_SEEN[cls]
+
+
+_SLOTS_SEEN: dict = {}
+
+
+def check_optimizer(model, optimizer, arrays: dict, source: str, trained: bool = True) -> None:
+    """optimizer.safetensors fits the optimizer of `model`: every array is a slot of this optimizer (`_slots`)
+    for one of the model's parameters, with that slot's shape (the parameter's, or the slot's own such as [1])
+    and dtype; a parameter with optimizer state has all of its slots (frozen ones have none)."""
+    params = dict(_unwrap(model).named_parameters())
+    slots = _slots(optimizer)
+    kind = type(optimizer).__name__
+
+    def bad(why):
+        raise CheckpointError(f"{source}: {why}; {NOT_RESUMED}")
+    have: dict = {}
+    for key in sorted(arrays):
+        arr = arrays[key]
+        struct, sep, suffix = key.partition("::")
+        if sep and not struct and slots is None and arr.dtype.kind == "f":  # an unknown optimizer's own state
+            continue
+        if not sep or not struct:
+            bad(f"{key} is not the state of one of the model's parameters")
+        if struct not in params:
+            bad(f"optimizer state for {struct}, which the model does not have")
+        slot = _SLOT_COUNTER.sub("", suffix)
+        if slots is not None and slot not in slots:
+            bad(f"{key}: {slot} is not a state of the {kind} optimizer (it keeps {', '.join(sorted(slots)) or 'none'})")
+        if slot in have.setdefault(struct, set()):
+            bad(f"{key}: {struct} has its {slot} twice")
+        have[struct].add(slot)
+        pshape = [int(n) for n in params[struct].shape]
+        shape, dtype = slots[slot] if slots is not None else (None, _dtype(params[struct]))
+        shapes = [shape or pshape] if slots is not None else [pshape, [1]]
+        if list(arr.shape) not in shapes:
+            bad(f"{key} has shape {list(arr.shape)}, but the {kind} optimizer keeps {shapes[0]} for {struct}")
+        if arr.dtype.name != dtype:
+            bad(f"{key} is {arr.dtype.name}, but the {kind} optimizer keeps {dtype}")
+    for struct, got in have.items():
+        if slots is not None and got != set(slots):
+            bad(f"the checkpoint lacks {struct}::{sorted(set(slots) - got)[0]} of the {kind} optimizer")
+    if trained and slots and not arrays and any(not p.stop_gradient for p in params.values()):
+        bad(f"it holds no state of the {kind} optimizer, though the run has trained")
+
+
+def _set_optimizer(model, optimizer, arrays: dict, state: dict) -> None:
     by_struct = {v: k for k, v in _param_names(model).items()}
     restored = {}
     for key, arr in arrays.items():
         struct, suffix = key.split("::", 1)
-        if struct and struct not in by_struct:
-            raise CheckpointError(f"{path}: optimizer state for {struct}, which the model does not have")
         restored[f"{by_struct[struct]}_{suffix}" if struct else suffix] = paddle.to_tensor(arr)
     restored.update(state.get("optimizer_other") or {})
     optimizer.set_state_dict(restored)
+
+
+def _load_optimizer(path: str, model, optimizer, state: dict) -> None:
+    source = os.path.join(path, "optimizer.safetensors")
+    arrays, _ = read_weights(source)
+    check_optimizer(model, optimizer, arrays, source, trained=False)
+    _set_optimizer(model, optimizer, arrays, state)
 
 
 def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
@@ -270,6 +433,121 @@ def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
     if optimizer is not None:
         _load_optimizer(path, model, optimizer, state)
     return state
+
+
+# --------------------------------------------------------------------- a checkpoint's state.json, checked as data
+
+class _Invalid(Exception):
+    """One thing wrong with a state.json (validate_state turns it into a CheckpointError naming the file)."""
+
+
+def _whole(v, what: str, lo: int | None = 0, hi: int | None = None) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _Invalid(f"{what} is {v!r}, not a whole number")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise _Invalid(f"{what} is {v}, outside {lo} to {hi}" if hi is not None else f"{what} is {v}, below {lo}")
+    return v
+
+
+def _number(v, what: str, finite: bool = True, lo: float | None = None) -> float:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise _Invalid(f"{what} is {v!r}, not a number")
+    if finite and not math.isfinite(v):
+        raise _Invalid(f"{what} is {v}, not a finite number")
+    if lo is not None and v < lo:
+        raise _Invalid(f"{what} is {v}, below {lo}")
+    return v
+
+
+def _obj(v, what: str) -> dict:
+    if not isinstance(v, dict):
+        raise _Invalid(f"{what} is {_kind(v)}, not an object")
+    return v
+
+
+def _list(v, what: str, length: int | None = None) -> list:
+    if not isinstance(v, list):
+        raise _Invalid(f"{what} is {_kind(v)}, not a list")
+    if length is not None and len(v) != length:
+        raise _Invalid(f"{what} has {len(v)} entries, not {length}")
+    return v
+
+
+def _kind(v) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(v), f"{v!r}")
+
+
+def _key(d: dict, key: str, what: str):
+    if key not in d:
+        raise _Invalid(f"{what} lacks {key!r}")
+    return d[key]
+
+
+def _points(v, what: str) -> None:
+    """The batch-loss curve: [[global step, loss], ...]."""
+    for i, pt in enumerate(_list(v, what)):
+        _list(pt, f"{what}[{i}]", 2)
+        _whole(pt[0], f"{what}[{i}] step")
+        _number(pt[1], f"{what}[{i}] loss")
+
+
+def _partial(p: dict, epoch: int, epochs: int | None, steps: int | None, batch_size: int | None) -> None:
+    """The steps of an interrupted epoch (training.loop.EpochTotals.to_json)."""
+    _obj(p, "partial")
+    if epochs is not None and epoch >= epochs:
+        raise _Invalid(f"partial continues epoch {epoch + 1}, but the run has {epochs} epochs")
+    if _whole(_key(p, "epoch", "partial"), "partial epoch") != epoch:
+        raise _Invalid(f"partial epoch is {p['epoch']}, not the checkpoint's epoch {epoch}")
+    step = _whole(_key(p, "step", "partial"), "partial step", 0, steps)
+    seen = _whole(_key(p, "seen", "partial"), "partial seen", 0, step * batch_size if batch_size else None)
+    _whole(_key(p, "correct", "partial"), "partial correct", 0, seen)
+    _number(_key(p, "loss_total", "partial"), "partial loss_total", lo=0)
+    _number(_key(p, "elapsed", "partial"), "partial elapsed", lo=0)
+    _points(_key(p, "batch_points", "partial"), "partial batch_points")
+    rng = _list(_key(p, "rng", "partial"), "partial rng", 5)  # numpy's MT19937 state: name, keys, pos, gauss
+    if rng[0] != "MT19937":
+        raise _Invalid(f"partial rng is {rng[0]!r}, not numpy's 'MT19937'")
+    for i, k in enumerate(_list(rng[1], "partial rng keys", 624)):
+        _whole(k, f"partial rng key {i}", 0, 2**32 - 1)
+    _whole(rng[2], "partial rng position", 0, 624)
+    _whole(rng[3], "partial rng has_gauss", 0, 1)
+    _number(rng[4], "partial rng gauss")
+
+
+def validate_state(state: dict, source: str, epochs: int | None = None, steps_per_epoch: int | None = None,
+                   batch_size: int | None = None) -> None:
+    """A checkpoint's state.json checked as data before anything of it is used: types, ranges and lengths of
+    every field a resume reads (epoch within the run's `epochs`, a history of that many epochs, an interrupted
+    epoch's step within `steps_per_epoch` and its random state, the pending VisualDL points, ...). The first
+    problem is one CheckpointError naming `source` and the fix; nothing is loaded."""
+    from paddle_cnn.training.loop import HISTORY_KEYS
+    try:
+        epoch = _whole(_key(state, "epoch", "it"), "epoch", 0, epochs)
+        history = _obj(_key(state, "history", "it"), "history")
+        for k in HISTORY_KEYS:
+            for i, v in enumerate(_list(_key(history, k, "history"), f"history {k}", epoch)):
+                _number(v, f"history {k}[{i}]", finite=False)  # eval_* are NaN without an eval set
+        if state.get("partial") is not None:
+            _partial(state["partial"], epoch, epochs, steps_per_epoch, batch_size)
+        if state.get("pending_log") is not None:
+            pending = _obj(state["pending_log"], "pending_log")
+            row = _obj(_key(pending, "row", "pending_log"), "pending_log row")
+            for k in HISTORY_KEYS:
+                _number(_key(row, k, "pending_log row"), f"pending_log row {k}", finite=False)
+            _points(_key(pending, "batch", "pending_log"), "pending_log batch")
+        for k in ("identity", "scaler", "optimizer_other"):
+            if state.get(k) is not None:
+                _obj(state[k], k)
+        scale = (state.get("scaler") or {}).get("scale")
+        if scale is not None:
+            for v in (scale if isinstance(scale, list) else [scale]):
+                _number(v, "scaler scale", lo=0)
+        for k in ("fingerprint", "run", "model"):
+            if k in state and not isinstance(state[k], str):
+                raise _Invalid(f"{k} is {_kind(state[k])}, not a string")
+    except _Invalid as e:
+        raise CheckpointError(f"{source} is not a valid checkpoint state of paddle-cnn ({e}); {NOT_RESUMED}") from None
 
 
 def fingerprint(identity: dict) -> str:
@@ -302,10 +580,18 @@ def differences(saved: dict, wanted: dict) -> list[str]:
             for k in keys if a.get(k, "(none)") != b.get(k, "(none)")]
 
 
-def verify(ckpt_dir: str, model, identity: dict) -> tuple[str, dict, dict]:
+def verify(ckpt_dir: str, model, identity: dict, optimizer=None, steps_per_epoch: int | None = None
+           ) -> tuple[str, dict, dict]:
     """Before resuming, without loading anything: the newest checkpoint of `ckpt_dir` is ours (never unpickled),
-    its weights fit `model` (a mismatch names the parameter), and it was written by a run of the same identity
-    (a mismatch names every setting that differs). Returns (epoch folder, saved state, weights)."""
+    its weights fit `model` (a mismatch names the parameter), it was written by a run of the same identity
+    (a mismatch names every setting that differs), its state.json is valid data for this run (validate_state:
+    the epochs of identity's config, `steps_per_epoch`), its arrays have the model's dtypes and, given the
+    optimizer, optimizer.safetensors fits its slots (check_optimizer). Returns (epoch folder, saved state,
+    weights)."""
+    return _verified(ckpt_dir, model, identity, optimizer, steps_per_epoch)[:3]
+
+
+def _verified(ckpt_dir, model, identity, optimizer, steps_per_epoch) -> tuple[str, dict, dict, dict]:
     path = _resolve(ckpt_dir)
     state = read_state(path)
     weights, _ = read_weights(os.path.join(path, "model.safetensors"))
@@ -315,18 +601,28 @@ def verify(ckpt_dir: str, model, identity: dict) -> tuple[str, dict, dict]:
     except CheckpointError as e:
         shapes = f": {e}"
     if shapes or state.get("fingerprint") != fingerprint(identity):
-        what = (describe_differences(state["identity"], identity) if "identity" in state else
+        what = (describe_differences(state["identity"], identity) if isinstance(state.get("identity"), dict) else
                 "written before checkpoints carried their run's identity")
         raise CheckpointError(f"{ckpt_dir} holds a checkpoint of another run ({what or 'the same settings'})"
                               f"{shapes}; nothing was loaded or changed: run without --resume (resume=False) to "
                               "start afresh, replacing it, or choose another --logdir")
-    return path, state, weights
+    config = identity.get("config") if isinstance(identity.get("config"), dict) else {}
+    validate_state(state, os.path.join(path, "state.json"), config.get("epochs"), steps_per_epoch,
+                   config.get("batch_size"))
+    check_dtypes(model, weights, os.path.join(path, "model.safetensors"))
+    opt_arrays = {}
+    if optimizer is not None:
+        source = os.path.join(path, "optimizer.safetensors")
+        opt_arrays, _ = read_weights(source)
+        p = state.get("partial") or {}
+        check_optimizer(model, optimizer, opt_arrays, source, trained=bool(state["epoch"] or p.get("step")))
+    return path, state, weights, opt_arrays
 
 
-def restore(ckpt_dir: str, model, optimizer, identity: dict) -> dict:
-    """Resume: `verify`, then load the newest checkpoint into model and optimizer; returns the saved state
-    (epoch, history, partial, pending_log)."""
-    path, state, weights = verify(ckpt_dir, model, identity)
+def restore(ckpt_dir: str, model, optimizer, identity: dict, steps_per_epoch: int | None = None) -> dict:
+    """Resume: `verify` (with the optimizer), then load the newest checkpoint into model and optimizer; returns
+    the saved state (epoch, history, partial, pending_log)."""
+    path, state, weights, opt_arrays = _verified(ckpt_dir, model, identity, optimizer, steps_per_epoch)
     load_into(model, weights, os.path.join(path, "model.safetensors"))
-    _load_optimizer(path, model, optimizer, state)
+    _set_optimizer(model, optimizer, opt_arrays, state)
     return state

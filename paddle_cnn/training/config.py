@@ -91,6 +91,10 @@ class TrainConfig:
             raise ValueError(did_you_mean("training setting", unknown[0], [f.name for f in dataclasses.fields(self)]))
         return dataclasses.replace(self, **changes)
 
+    def steps_per_epoch(self, train_images: int) -> int:
+        """Steps of one epoch over `train_images` images (at most max_batches)."""
+        return min(math.ceil(train_images / self.batch_size), self.max_batches or math.inf)
+
     def identity(self) -> dict:
         """The settings that decide what a run computes (JSON-ready): what a checkpoint must match to resume."""
         return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)

@@ -13,7 +13,6 @@ uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 import warnings
 
@@ -145,7 +144,7 @@ class TrainState:
     def __init__(self, model, optimizer, config, name, rank, world, train_images):
         self.model, self.optimizer, self.config, self.name = model, optimizer, config, name
         self.rank, self.world, self.train_images = rank, world, train_images
-        self.steps_per_epoch = min(math.ceil(train_images / config.batch_size), config.max_batches or math.inf)
+        self.steps_per_epoch = config.steps_per_epoch(train_images)
         self.history = {k: [] for k in HISTORY_KEYS}
         self.epoch = 0  # epochs finished
         self.ep: EpochTotals | None = None  # the epoch in progress
