@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from paddle_cnn.data.common import DataError, ImageSet
+from paddle_cnn.data.common import DataError, DataMissing, ImageSet
 from paddle_cnn.data.loader import DeviceData
 from paddle_cnn.text import did_you_mean
 
@@ -46,24 +46,29 @@ def embedded_dir() -> str:
 
 def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = None, download: bool = False,
                  progress: bool = False) -> dict[str, ImageSet]:
-    """All splits of a data set as ImageSets. size: image side for caltech16 (default 224)."""
+    """All splits of a data set as ImageSets, validated (data/validate.py: non-empty, labels in range, every
+    eval/test class in train, uint8 images); DataMissing when its files are absent, DataError when they are
+    corrupt. size: image side for caltech16 (default 224)."""
+    from paddle_cnn.data.validate import validate_splits
     _check_name(name)
     data_dir = data_dir or default_data_dir()
     if name == "mnist-5k":
         from paddle_cnn.data.mnist import load_mnist
         folder = os.path.join(data_dir, "mnist-5k")
         folder = folder if os.path.isdir(folder) else embedded_dir()
-        return {s: load_mnist(folder, s, "mnist-5k") for s in ("train", "test")}
+        return validate_splits({s: load_mnist(folder, s, "mnist-5k") for s in ("train", "test")}, name)
     from paddle_cnn.places import data_folder
     folder = data_folder(name, data_dir)  # data_dir, or an AI Studio data set holding the files
     if name == "mnist":
         from paddle_cnn.data.mnist import load_mnist
-        return {s: load_mnist(folder, s, "mnist", download) for s in ("train", "test")}
-    if name == "cifar10":
+        splits = {s: load_mnist(folder, s, "mnist", download) for s in ("train", "test")}
+    elif name == "cifar10":
         from paddle_cnn.data.cifar import load_cifar10
-        return {s: load_cifar10(folder, s, download) for s in ("train", "test")}
-    from paddle_cnn.data.caltech import load_caltech16
-    return {s: load_caltech16(folder, s, size or 224, progress) for s in ("train", "eval", "test")}
+        splits = {s: load_cifar10(folder, s, download) for s in ("train", "test")}
+    else:
+        from paddle_cnn.data.caltech import load_caltech16
+        splits = {s: load_caltech16(folder, s, size or 224, progress) for s in ("train", "eval", "test")}
+    return validate_splits(splits, name)
 
 
 def prepare(name: str, data_dir: str | None = None) -> list[str]:
@@ -87,5 +92,5 @@ def prepare(name: str, data_dir: str | None = None) -> list[str]:
     return lines
 
 
-__all__ = ["DATASETS", "DataError", "DeviceData", "ImageSet", "load_dataset", "prepare", "embedded_dir",
+__all__ = ["DATASETS", "DataError", "DataMissing", "DeviceData", "ImageSet", "load_dataset", "prepare", "embedded_dir",
            "default_data_dir"]

@@ -13,10 +13,12 @@ Paddle has no downloader for Caltech-101: get it by hand (see data/README.md).
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
-from paddle_cnn.data.common import DataError, ImageSet
+from paddle_cnn.data.common import DataError, DataMissing, ImageSet, regular_file
+from paddle_cnn.data.validate import MAX_CLASSES, MAX_IMAGE_PIXELS, MAX_LIST_BYTES
 
 CLASSES = ["airplanes", "Motorbikes", "Faces_easy", "watch", "Leopards", "bonsai", "car_side", "ketch",
            "chandelier", "hawksbill", "grand_piano", "brain", "butterfly", "helicopter", "menorah", "starfish"]
@@ -44,11 +46,24 @@ def _decode(paths: list[str], size: int, progress: bool) -> np.ndarray:
         from tqdm.auto import tqdm
         it = tqdm(paths, desc="decoding images", leave=False)
     for i, p in enumerate(it):
+        regular_file(p, missing=DataError)  # a FIFO named .jpg would hang the read
         try:
-            with Image.open(p) as im:
+            with warnings.catch_warnings():  # PIL's bomb warning: ours is the one line below
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(p)  # reads the header only: the size is known before decoding
+            with im:
+                w, h = im.size
+                if w * h > MAX_IMAGE_PIXELS:
+                    raise DataError(f"{p} claims {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS:,} pixels allowed "
+                                    "per image (see data/README.md, Limits); replace or delete it")
                 im = im.convert("RGB").resize((size, size), Image.BILINEAR)
                 out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
-        except (UnidentifiedImageError, OSError) as e:
+        except DataError:
+            raise
+        except Image.DecompressionBombError:  # PIL's own, higher bound, met in Image.open before ours
+            raise DataError(f"{p} claims more than the {MAX_IMAGE_PIXELS:,} pixels allowed per image (see "
+                            "data/README.md, Limits); replace or delete it") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             raise DataError(f"{p} is not a readable image ({e}); replace or delete it") from None
     return out
 
@@ -63,6 +78,8 @@ def class_folder_split(root: str) -> dict[str, list[tuple[str, int]]]:
     for label, c in enumerate(CLASSES):
         folder = os.path.join(root, c)
         names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))
+        for n in names:
+            regular_file(os.path.join(folder, n), missing=DataError)
         if len(names) < 3:
             raise DataError(f"{folder} has {len(names)} images; at least 3 are needed for a train/eval/test split")
         names = [names[i] for i in np.random.RandomState(SPLIT_SEED).permutation(len(names))][:MAX_PER_CLASS]
@@ -75,26 +92,55 @@ def class_folder_split(root: str) -> dict[str, list[tuple[str, int]]]:
     return split
 
 
+def _list_lines(path: str):
+    """(line number, text) of a list file: a regular UTF-8 text file of at most MAX_LIST_BYTES."""
+    regular_file(path, missing=DataError, max_bytes=MAX_LIST_BYTES)
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                yield n, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path} line {n} is not UTF-8 text ({e.reason} at byte {e.start} of the line); "
+                                "save the file as UTF-8") from None
+
+
+def _inside(path: str, root: str) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
-    """AI Studio layout: root/Train.txt etc., lines '<path relative to root or root/Images> <label>'."""
+    """AI Studio layout: root/Train.txt etc., lines '<path relative to root or root/Images> <label>'. Every path
+    must lead to a regular file inside root (after symbolic links), every label be 0..MAX_CLASSES-1."""
     split = {}
     for s, fname in LIST_FILES.items():
         path = os.path.join(root, fname)
         items = []
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                parts = line.replace("\t", " ").split()
-                try:
-                    rel, label = " ".join(parts[:-1]), int(parts[-1])
-                except (ValueError, IndexError):
-                    raise DataError(f"{path} line {n} is not '<image path> <label>': {line.strip()!r}") from None
-                full = next((p for p in (os.path.join(root, rel), os.path.join(root, "Images", rel))
-                             if os.path.exists(p)), None)
-                if full is None:
-                    raise DataError(f"{path} line {n}: image {rel} not found under {root} or {root}/Images")
-                items.append((full, label))
+        for n, line in _list_lines(path):
+            if not line.strip():
+                continue
+            parts = line.replace("\t", " ").split()
+            try:
+                rel, label = " ".join(parts[:-1]), int(parts[-1])
+                if not rel:
+                    raise ValueError
+            except (ValueError, IndexError):
+                raise DataError(f"{path} line {n} is not '<image path> <label>': {line.strip()!r}") from None
+            if not 0 <= label < MAX_CLASSES:
+                raise DataError(f"{path} line {n}: label {label} is outside 0..{MAX_CLASSES - 1} (labels are class "
+                                f"indices, at most {MAX_CLASSES} classes); fix that line")
+            candidates = [os.path.join(root, rel), os.path.join(root, "Images", rel)]
+            if os.path.isabs(rel) or not all(_inside(p, root) for p in candidates):
+                raise DataError(f"{path} line {n}: image path {rel!r} leads outside {root}; list files must give "
+                                "paths inside the data folder (relative, no '..'): fix that line")
+            full = next((p for p in candidates if os.path.lexists(p)), None)
+            if full is None:
+                raise DataError(f"{path} line {n}: image {rel} not found under {root} or {root}/Images")
+            try:
+                regular_file(full, missing=DataError)
+            except DataError as e:
+                raise DataError(f"{path} line {n}: {e}") from None
+            items.append((full, label))
         split[s] = items
     return split
 
@@ -102,21 +148,29 @@ def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
 def find_layout(data_dir: str) -> tuple[str, str]:
     """('lists', root) or ('folders', root), or DataError saying what to put where."""
     for root in (os.path.join(data_dir, "caltech16"), data_dir):
-        if all(os.path.exists(os.path.join(root, f)) for f in LIST_FILES.values()):
+        present = [f for f in LIST_FILES.values() if os.path.lexists(os.path.join(root, f))]
+        if len(present) == len(LIST_FILES):
             return "lists", root
+        if present:  # an incomplete set of list files is an error, not an absent data set
+            absent = [f for f in LIST_FILES.values() if f not in present]
+            raise DataError(f"{root} has {', '.join(present)} but lacks {', '.join(absent)}; put all three list "
+                            "files there")
     for root in (os.path.join(data_dir, "101_ObjectCategories"),
                  os.path.join(data_dir, "caltech-101", "101_ObjectCategories")):
         if os.path.isdir(root):
             return "folders", root
-    raise DataError(f"no Caltech-101 data under {data_dir}: {HOW_TO_GET}")
+    raise DataMissing(f"no Caltech-101 data under {data_dir}: {HOW_TO_GET}")
 
 
 def load_caltech16(data_dir: str, split: str, size: int = 224, progress: bool = False) -> ImageSet:
     layout, root = find_layout(data_dir)
-    items = (list_file_split(root) if layout == "lists" else class_folder_split(root))[split]
+    splits = list_file_split(root) if layout == "lists" else class_folder_split(root)
+    items = splits[split]
+    source = os.path.join(root, LIST_FILES[split]) if layout == "lists" else root
     if not items:
-        raise DataError(f"the {split} split of {root} is empty")
+        raise DataError(f"{source}: the {split} split is empty; list at least one image in it")
     labels = np.array([lbl for _, lbl in items], dtype=np.int64)
-    classes = CLASSES if layout == "folders" else [str(i) for i in range(int(labels.max()) + 1)]
+    top = max(lbl for part in splits.values() for _, lbl in part)  # classes: 0..the highest label of any split
+    classes = CLASSES if layout == "folders" else [str(i) for i in range(top + 1)]
     images = _decode([p for p, _ in items], size, progress)
-    return ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD)
+    return ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD, source)

@@ -86,12 +86,14 @@ def make_aistudio_lists(data_dir, n_classes=3, per_split=(4, 2, 2)):
 
 
 def make(name: str, folder: str) -> str:
-    """Small generated files of data set `name` in its real format under `folder` (the smoke profile's stand-in
-    when the real set is missing)."""
+    """Small generated files of data set `name` in its real format under `folder`, where load_dataset(name,
+    folder) reads them (the smoke profile's stand-in when the real set is absent)."""
     if name == "cifar10":
         make_cifar_tarball(folder, per_batch=60)
     elif name == "caltech16":
         make_caltech_folders(folder, per_class=10)
+    elif name in ("mnist", "mnist-5k"):
+        make_mnist(os.path.join(folder, name), 300, 100)
     else:
-        make_mnist(os.path.join(folder, "mnist"), 300, 100)
+        raise ValueError(f"no generator for the data set {name!r}")
     return folder

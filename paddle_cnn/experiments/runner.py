@@ -13,7 +13,7 @@ import os
 import time
 
 from paddle_cnn import device
-from paddle_cnn.data import DataError, load_dataset
+from paddle_cnn.data import DataError, DataMissing, load_dataset
 from paddle_cnn.experiments.definitions import get_experiment
 from paddle_cnn.experiments.plans import ArithmeticPlan, TimingPlan, TrainPlan, plan_experiment
 from paddle_cnn.training import checkpoint as ckpt
@@ -34,9 +34,9 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
     dev = device.setup()  # device, threads (a bad thread variable is one line here)
     exp = get_experiment(name)
     folder = os.path.join(logdir or default_logdir(plans[0].profile if plans else None), exp.name)
-    data = DataCache(data_dir, folder)
-    for plan in plans:  # missing or corrupt data: one line before anything is written
-        if isinstance(plan, TrainPlan) and not plan.data.generated_ok:
+    data = DataCache(data_dir, folder, log)
+    for plan in plans:  # missing or corrupt data: one line before anything is written (generated stand-ins too)
+        if isinstance(plan, TrainPlan):
             data.splits(plan)
     check_writable(folder)
     rank, world = device.rank_and_world()  # under paddle.distributed.launch: rank 0 locks and writes
@@ -44,6 +44,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
         results = Results(exp, plans, folder, resume, reuse, log, write=rank == 0)
         if resume:
             check_checkpoints(plans, folder, data)
+        if rank == 0:  # after every refusal: a refused run changes nothing
+            remove_leftovers(plans, folder)
         results.data["device"] = dev + (f" x {world} data-parallel ranks" if world > 1 else "")
         for plan in plans:
             if results.done(plan) and not results.stale_model(plan, data, log):
@@ -135,9 +137,13 @@ def verify_checkpoint(plan, folder: str, data: "DataCache") -> bool:
     from paddle_cnn.arithmetic.tables import arithmetic_only_init
     if not isinstance(plan, TrainPlan) or not ckpt.latest(checkpoint_dir(folder, plan)):
         return False
+    from paddle_cnn.training.config import make_optimizer
+    splits = data.splits(plan)
     with arithmetic_only_init():
-        model, _ = build_model(plan, data.splits(plan))
-    ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity())
+        model, _ = build_model(plan, splits)
+    steps = plan.config.steps_per_epoch(len(splits["train"].subset(plan.data.train_subset, seed=0)))
+    ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity(), make_optimizer(plan.config, model.parameters()),
+                steps)  # its files checked as data too: state.json within this plan's epochs and steps, dtypes
     return True
 
 
@@ -148,12 +154,22 @@ def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
         verify_checkpoint(plan, folder, data)
 
 
+def remove_leftovers(plans: list, folder: str) -> None:
+    """What a crash left of earlier writes (checkpoint.leftovers: temporary files beside results.json, latest.json,
+    results.md and VisualDL records, unfinished checkpoint folders) in the experiment's folder, its runs' VisualDL
+    folders and their checkpoint folders; removed at the start of a run, under its lock."""
+    runs = [p for p in plans if isinstance(p, TrainPlan)]
+    for d in [folder] + [os.path.join(folder, p.key) for p in runs] + [checkpoint_dir(folder, p) for p in runs]:
+        ckpt.remove_leftovers(d)
+
+
 def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
     """reuse: whether the plan has an interrupted checkpoint of its own to continue (another plan's is replaced)."""
     try:
         return verify_checkpoint(plan, folder, data)
-    except ckpt.CheckpointError:
-        log(f"{plan.key}: its checkpoint came from another plan: trained afresh")
+    except ckpt.CheckpointError as e:  # another plan's, corrupt or tampered: what was wrong, without --resume's fix
+        why = str(e).split("; nothing was loaded")[0]
+        log(f"{plan.key}: its checkpoint cannot be continued ({why}): trained afresh")
         return False
 
 
@@ -187,12 +203,10 @@ class Results:
             self._reuse(self._read(), log)
 
     def _read(self) -> dict:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                return json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{self.path} is not valid JSON ({e}); delete it to start the experiment afresh") \
-                from None
+        from paddle_cnn.experiments.results_file import read_results
+        return read_results(self.path, "delete it (or run without --resume; in a notebook RETRAIN = True) to start "
+                            "the experiment afresh",
+                            self.exp.name)
 
     def _keep(self, old: dict) -> None:
         wanted = {p.key: p for p in self.plans}
@@ -279,31 +293,38 @@ class Results:
 
 
 class DataCache:
-    """Data sets loaded once per experiment. A set missing locally is replaced, where the plan allows it, by
-    generated files in the real format (and a note says so in the results)."""
+    """Data sets loaded once per experiment. A set whose files are absent (DataMissing; never one that is corrupt)
+    is replaced, where the plan allows it, by generated files in the real format, read from a temporary folder;
+    the console and a note in the results say so."""
 
-    def __init__(self, data_dir: str | None, folder: str):
-        self.data_dir, self.folder, self.cache, self.notes = data_dir, folder, {}, []
+    def __init__(self, data_dir: str | None, folder: str, log=print):
+        self.data_dir, self.folder, self.log, self.cache, self.notes = data_dir, folder, log, {}, []
 
     def splits(self, plan: TrainPlan) -> dict:
         key = (plan.data.name, plan.config.input_size)
         if key not in self.cache:
             try:
                 self.cache[key] = load_dataset(plan.data.name, self.data_dir, size=plan.config.input_size)
-            except DataError as e:
+            except DataMissing as e:
                 if not plan.data.generated_ok:
                     raise
                 self.cache[key] = self._generated(plan, e)
         return self.cache[key]
 
     def _generated(self, plan: TrainPlan, error: DataError) -> dict:
+        import tempfile
+
         from paddle_cnn.data import fake
-        rank = device.rank_and_world()[0]  # data-parallel ranks each write their own (identical) files
-        gen = os.path.join(self.folder, "_generated_data" + (f"-rank{rank}" if rank else ""))
-        fake.make(plan.data.name, gen)
-        self.notes.append(f"{plan.data.name} is not present locally ({error}); generated files in the real format "
-                          f"under {gen} stand in: its accuracies say nothing about the article")
-        return load_dataset(plan.data.name, gen, size=plan.config.input_size)
+        with tempfile.TemporaryDirectory(prefix="paddle-cnn-generated-") as gen:
+            fake.make(plan.data.name, gen)
+            splits = load_dataset(plan.data.name, gen, size=plan.config.input_size)
+        note = (f"{plan.data.name} is not present locally ({error}); generated files in the real format stand in: "
+                "its accuracies say nothing about the article")
+        if note not in self.notes:
+            self.notes.append(note)
+            self.log(f"{plan.data.name}: not present locally ({error}): the {plan.profile} profile trains on "
+                     "GENERATED files in the real format instead; its accuracies say nothing about the article")
+        return splits
 
 
 def check_writable(folder: str) -> None:
