@@ -125,7 +125,7 @@ STATE_ATTACKS = {  # name: (epoch folder, tampering of its state.json, words of 
     "partial after the last epoch": ("epoch-0002", partial, "partial continues epoch 3, but the run has 2 epochs"),
     "partial loss NaN": ("epoch-0001", lambda s: partial(s, loss_total=float("nan")), "partial loss_total is nan"),
     "partial seen above its steps": ("epoch-0001", lambda s: partial(s, seen=10**6), "partial seen is 1000000"),
-    "partial a string": ("epoch-0001", lambda s: s.update(partial="x"), "partial is a string, not an object"),
+    "partial a string": ("epoch-0001", lambda s: s.update(partial="x"), "partial is 'x', not an object"),
     "partial step missing": ("epoch-0001", lambda s: (partial(s), s["partial"].pop("step")), "partial lacks 'step'"),
     "rng keys 623": ("epoch-0001", _rng(lambda r: r[1].pop()), "partial rng keys has 623 entries, not 624"),
     "rng key above 2**32": ("epoch-0001", _rng(lambda r: r[1].__setitem__(3, 2**40)), "partial rng key 3"),
@@ -136,7 +136,7 @@ STATE_ATTACKS = {  # name: (epoch folder, tampering of its state.json, words of 
     "pending_log points": ("epoch-0002", lambda s: s["pending_log"].update(batch=[[1]]),
                            "pending_log batch[0] has 1 entries, not 2"),
     "state a list": ("epoch-0002", lambda s: Whole([]), "not a JSON object"),
-    "identity a string": ("epoch-0002", lambda s: s.update(identity="x"), "identity is a string, not an object"),
+    "identity a string": ("epoch-0002", lambda s: s.update(identity="x"), "identity is 'x', not an object"),
 }
 
 
@@ -255,18 +255,19 @@ def test_fit_refuses_a_tampered_checkpoint_in_one_line(tmp_path):
 # -------------------------------------------------------------------------- 3. results.json, read through one check
 
 RESULTS_ATTACKS = {
-    "[]": (lambda r: Whole([]), "it holds a list, not an object"),
-    "runs 'x'": (lambda r: r.update(runs="x"), "runs must be a list of objects"),
-    "runs ['x']": (lambda r: r.update(runs=["x"]), "runs must be a list of objects"),
+    "[]": (lambda r: Whole([]), "it is a list, not an object"),
+    "runs 'x'": (lambda r: r.update(runs="x"), "runs is 'x', not a list of objects"),
+    "runs ['x']": (lambda r: r.update(runs=["x"]), "runs[0] is 'x', not an object"),
     "runs missing": (lambda r: r.pop("runs"), "it lacks 'runs'"),
     "profile missing": (lambda r: r.pop("profile"), "it lacks 'profile'"),
     "a run without history": (lambda r: r["runs"][0].pop("history"), "runs[0] lacks 'history'"),
     "a run whose params are text": (lambda r: r["runs"][1].update(params="many"),
-                                    "runs[1] params must be a whole number, not a string"),
+                                    "runs[1] params is 'many', not a whole number"),
     "a history of other epochs": (lambda r: r["runs"][0]["history"]["eval_loss"].pop(),
-                                  "runs[0] history eval_loss must be a list of 2 numbers"),
-    "identities of strings": (lambda r: r.update(identities={"lenet-s0": "x"}), "identities must be an object"),
-    "claims an object": (lambda r: r.update(claims={}), "claims must be a list of objects"),
+                                  "runs[0] history eval_loss has 1 entries, not 2"),
+    "identities of strings": (lambda r: r.update(identities={"lenet-s0": "x"}),
+                              "identities lenet-s0 is 'x', not an object"),
+    "claims an object": (lambda r: r.update(claims={}), "claims is an object, not a list of objects"),
 }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -23,6 +22,8 @@ import tempfile
 
 import numpy as np
 import paddle
+
+from paddle_cnn import jsoncheck as jc
 
 FORMAT = "paddle-cnn-checkpoint/1"
 EPOCH_FOLDER = re.compile(r"epoch-\d{4,}(-step-\d{6,})?")  # what save names its folders (and latest.json)
@@ -437,116 +438,69 @@ def load(ckpt_dir_or_epoch: str, model, optimizer=None) -> dict:
 
 # --------------------------------------------------------------------- a checkpoint's state.json, checked as data
 
-class _Invalid(Exception):
-    """One thing wrong with a state.json (validate_state turns it into a CheckpointError naming the file)."""
-
-
-def _whole(v, what: str, lo: int | None = 0, hi: int | None = None) -> int:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise _Invalid(f"{what} is {v!r}, not a whole number")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise _Invalid(f"{what} is {v}, outside {lo} to {hi}" if hi is not None else f"{what} is {v}, below {lo}")
-    return v
-
-
-def _number(v, what: str, finite: bool = True, lo: float | None = None) -> float:
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
-        raise _Invalid(f"{what} is {v!r}, not a number")
-    if finite and not math.isfinite(v):
-        raise _Invalid(f"{what} is {v}, not a finite number")
-    if lo is not None and v < lo:
-        raise _Invalid(f"{what} is {v}, below {lo}")
-    return v
-
-
-def _obj(v, what: str) -> dict:
-    if not isinstance(v, dict):
-        raise _Invalid(f"{what} is {_kind(v)}, not an object")
-    return v
-
-
-def _list(v, what: str, length: int | None = None) -> list:
-    if not isinstance(v, list):
-        raise _Invalid(f"{what} is {_kind(v)}, not a list")
-    if length is not None and len(v) != length:
-        raise _Invalid(f"{what} has {len(v)} entries, not {length}")
-    return v
-
-
-def _kind(v) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
-        type(v), f"{v!r}")
-
-
-def _key(d: dict, key: str, what: str):
-    if key not in d:
-        raise _Invalid(f"{what} lacks {key!r}")
-    return d[key]
-
-
 def _points(v, what: str) -> None:
     """The batch-loss curve: [[global step, loss], ...]."""
-    for i, pt in enumerate(_list(v, what)):
-        _list(pt, f"{what}[{i}]", 2)
-        _whole(pt[0], f"{what}[{i}] step")
-        _number(pt[1], f"{what}[{i}] loss")
+    for i, pt in enumerate(jc.array(v, what)):
+        jc.array(pt, f"{what}[{i}]", 2)
+        jc.whole(pt[0], f"{what}[{i}] step", 0)
+        jc.number(pt[1], f"{what}[{i}] loss")
 
 
 def _partial(p: dict, epoch: int, epochs: int | None, steps: int | None, batch_size: int | None) -> None:
     """The steps of an interrupted epoch (training.loop.EpochTotals.to_json)."""
-    _obj(p, "partial")
+    jc.obj(p, "partial")
     if epochs is not None and epoch >= epochs:
-        raise _Invalid(f"partial continues epoch {epoch + 1}, but the run has {epochs} epochs")
-    if _whole(_key(p, "epoch", "partial"), "partial epoch") != epoch:
-        raise _Invalid(f"partial epoch is {p['epoch']}, not the checkpoint's epoch {epoch}")
-    step = _whole(_key(p, "step", "partial"), "partial step", 0, steps)
-    seen = _whole(_key(p, "seen", "partial"), "partial seen", 0, step * batch_size if batch_size else None)
-    _whole(_key(p, "correct", "partial"), "partial correct", 0, seen)
-    _number(_key(p, "loss_total", "partial"), "partial loss_total", lo=0)
-    _number(_key(p, "elapsed", "partial"), "partial elapsed", lo=0)
-    _points(_key(p, "batch_points", "partial"), "partial batch_points")
-    rng = _list(_key(p, "rng", "partial"), "partial rng", 5)  # numpy's MT19937 state: name, keys, pos, gauss
+        raise jc.Invalid(f"partial continues epoch {epoch + 1}, but the run has {epochs} epochs")
+    if jc.whole(jc.key(p, "epoch", "partial"), "partial epoch", 0) != epoch:
+        raise jc.Invalid(f"partial epoch is {p['epoch']}, not the checkpoint's epoch {epoch}")
+    step = jc.whole(jc.key(p, "step", "partial"), "partial step", 0, steps)
+    seen = jc.whole(jc.key(p, "seen", "partial"), "partial seen", 0, step * batch_size if batch_size else None)
+    jc.whole(jc.key(p, "correct", "partial"), "partial correct", 0, seen)
+    jc.number(jc.key(p, "loss_total", "partial"), "partial loss_total", lo=0)
+    jc.number(jc.key(p, "elapsed", "partial"), "partial elapsed", lo=0)
+    _points(jc.key(p, "batch_points", "partial"), "partial batch_points")
+    rng = jc.array(jc.key(p, "rng", "partial"), "partial rng", 5)  # numpy's MT19937 state: name, keys, pos, gauss
     if rng[0] != "MT19937":
-        raise _Invalid(f"partial rng is {rng[0]!r}, not numpy's 'MT19937'")
-    for i, k in enumerate(_list(rng[1], "partial rng keys", 624)):
-        _whole(k, f"partial rng key {i}", 0, 2**32 - 1)
-    _whole(rng[2], "partial rng position", 0, 624)
-    _whole(rng[3], "partial rng has_gauss", 0, 1)
-    _number(rng[4], "partial rng gauss")
+        raise jc.Invalid(f"partial rng is {jc.shown(rng[0])}, not numpy's 'MT19937'")
+    for i, k in enumerate(jc.array(rng[1], "partial rng keys", 624)):
+        jc.whole(k, f"partial rng key {i}", 0, 2**32 - 1)
+    jc.whole(rng[2], "partial rng position", 0, 624)
+    jc.whole(rng[3], "partial rng has_gauss", 0, 1)
+    jc.number(rng[4], "partial rng gauss")
 
 
 def validate_state(state: dict, source: str, epochs: int | None = None, steps_per_epoch: int | None = None,
                    batch_size: int | None = None) -> None:
-    """A checkpoint's state.json checked as data before anything of it is used: types, ranges and lengths of
-    every field a resume reads (epoch within the run's `epochs`, a history of that many epochs, an interrupted
-    epoch's step within `steps_per_epoch` and its random state, the pending VisualDL points, ...). The first
-    problem is one CheckpointError naming `source` and the fix; nothing is loaded."""
+    """A checkpoint's state.json checked as data (paddle_cnn.jsoncheck) before anything of it is used: types,
+    ranges and lengths of every field a resume reads (epoch within the run's `epochs`, a history of that many
+    epochs, an interrupted epoch's step within `steps_per_epoch` and its random state, the pending VisualDL points,
+    ...). The first problem is one CheckpointError naming `source` and the fix; nothing is loaded."""
     from paddle_cnn.training.loop import HISTORY_KEYS
     try:
-        epoch = _whole(_key(state, "epoch", "it"), "epoch", 0, epochs)
-        history = _obj(_key(state, "history", "it"), "history")
+        epoch = jc.whole(jc.key(state, "epoch", "it"), "epoch", 0, epochs)
+        history = jc.obj(jc.key(state, "history", "it"), "history")
         for k in HISTORY_KEYS:
-            for i, v in enumerate(_list(_key(history, k, "history"), f"history {k}", epoch)):
-                _number(v, f"history {k}[{i}]", finite=False)  # eval_* are NaN without an eval set
+            for i, v in enumerate(jc.array(jc.key(history, k, "history"), f"history {k}", epoch)):
+                jc.number(v, f"history {k}[{i}]", finite=False)  # eval_* are NaN without an eval set
         if state.get("partial") is not None:
             _partial(state["partial"], epoch, epochs, steps_per_epoch, batch_size)
         if state.get("pending_log") is not None:
-            pending = _obj(state["pending_log"], "pending_log")
-            row = _obj(_key(pending, "row", "pending_log"), "pending_log row")
+            pending = jc.obj(state["pending_log"], "pending_log")
+            row = jc.obj(jc.key(pending, "row", "pending_log"), "pending_log row")
             for k in HISTORY_KEYS:
-                _number(_key(row, k, "pending_log row"), f"pending_log row {k}", finite=False)
-            _points(_key(pending, "batch", "pending_log"), "pending_log batch")
+                jc.number(jc.key(row, k, "pending_log row"), f"pending_log row {k}", finite=False)
+            _points(jc.key(pending, "batch", "pending_log"), "pending_log batch")
         for k in ("identity", "scaler", "optimizer_other"):
             if state.get(k) is not None:
-                _obj(state[k], k)
+                jc.obj(state[k], k)
         scale = (state.get("scaler") or {}).get("scale")
         if scale is not None:
             for v in (scale if isinstance(scale, list) else [scale]):
-                _number(v, "scaler scale", lo=0)
+                jc.number(v, "scaler scale", lo=0)
         for k in ("fingerprint", "run", "model"):
-            if k in state and not isinstance(state[k], str):
-                raise _Invalid(f"{k} is {_kind(state[k])}, not a string")
-    except _Invalid as e:
+            if k in state:
+                jc.text(state[k], k)
+    except jc.Invalid as e:
         raise CheckpointError(f"{source} is not a valid checkpoint state of paddle-cnn ({e}); {NOT_RESUMED}") from None
 
 
