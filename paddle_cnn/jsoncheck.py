@@ -72,3 +72,21 @@ def key(d: dict, k: str, what: str):
     if k not in d:
         raise Invalid(f"{what} lacks {k!r}")
     return d[k]
+
+
+MAX_JSON_BYTES = 64 << 20  # bytes of a state.json, latest.json or results.json (ours are a few hundred kB at most)
+
+
+def load_file(path: str, max_bytes: int = MAX_JSON_BYTES):
+    """json.load of `path` when it is a regular file of at most max_bytes: a FIFO put in its place would hang the
+    read and a huge file fill the memory. Invalid (one phrase) otherwise; FileNotFoundError when it is absent;
+    ValueError for text that is not JSON."""
+    import os
+    import stat
+    with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as f:  # a FIFO: no wait
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise Invalid("it is not a regular file (a FIFO, device or folder)")
+        if st.st_size > max_bytes:
+            raise Invalid(f"it has {st.st_size:,} bytes, more than the {max_bytes:,} such a file may have")
+        return json.loads(f.read(max_bytes + 1).decode("utf-8"))

@@ -178,7 +178,7 @@ def test_an_idx_gzip_bomb_is_refused_from_its_header(tmp_path):
     header = struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", 1_000_000, 100, 100)
     open(os.path.join(folder, IMG), "wb").write(zeros_gzip(header, 3072))
     o = run("pool-vs-stride", tmp_path, tmp_path / "logs", bounded=True)
-    assert_refused(o, tmp_path / "logs", IMG, "1000000x100x100", f"{MAX_FILE_BYTES:,}", "download it again")
+    assert_refused(o, tmp_path / "logs", IMG, "1000000x100x100", f"{MAX_FILE_BYTES:,}", "to use the embedded digits")
     assert_bounded(o)
 
 
@@ -188,7 +188,7 @@ def test_idx_data_beyond_its_header_stops_decompressing(tmp_path):
     header = struct.pack(">HBB", 0, 8, 3) + struct.pack(">3I", 40, 28, 28)
     open(os.path.join(folder, IMG), "wb").write(zeros_gzip(header, 1024))
     o = run("pool-vs-stride", tmp_path, tmp_path / "logs")
-    assert_refused(o, tmp_path / "logs", IMG, "more data than its header says", "download it again")
+    assert_refused(o, tmp_path / "logs", IMG, "more data than its header says", "to use the embedded digits")
     assert o.seconds < 10
 
 
@@ -270,7 +270,7 @@ def test_an_idx_header_shorter_than_its_dimensions(tmp_path):
     folder = mnist5k(tmp_path)
     open(os.path.join(folder, IMG), "wb").write(gzip.compress(struct.pack(">HBB", 0, 8, 3) + b"\0\0\0\x05"))
     assert_refused(run("pool-vs-stride", tmp_path, tmp_path / "logs"), tmp_path / "logs",
-                   IMG, "announces 3 dimensions but holds 1", "download it again")
+                   IMG, "announces 3 dimensions but holds 1", "to use the embedded digits")
 
 
 @pytest.mark.parametrize("bad", ["list", "shape"])
@@ -286,6 +286,21 @@ def test_a_list_file_that_is_not_utf8(tmp_path):
     lists(tmp_path, Eval=b"cls/img_\xff\xfe.jpg 0\n")
     assert_refused(run("tricks-caltech16", tmp_path, tmp_path / "logs"), tmp_path / "logs",
                    "Eval.txt line 7 is not UTF-8", "save the file as UTF-8")
+
+
+def test_a_list_file_saved_with_a_bom_is_read():
+    """UTF-8 with a byte-order mark (as Windows' Notepad saves it) is UTF-8: its first path is found."""
+    import tempfile
+    from paddle_cnn.data import load_dataset
+    from paddle_cnn.data.fake import make_aistudio_lists
+    with tempfile.TemporaryDirectory() as d:
+        root = make_aistudio_lists(d)
+        train = os.path.join(root, "Train.txt")
+        with open(train, "rb") as f:
+            text = f.read()
+        with open(train, "wb") as f:
+            f.write(b"\xef\xbb\xbf" + text)
+        assert len(load_dataset("caltech16", d, size=32)["train"]) == 12
 
 
 # ------------------------------------------------------------------ 5. a failed download creates nothing

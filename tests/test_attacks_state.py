@@ -268,6 +268,9 @@ RESULTS_ATTACKS = {
     "identities of strings": (lambda r: r.update(identities={"lenet-s0": "x"}),
                               "identities lenet-s0 is 'x', not an object"),
     "claims an object": (lambda r: r.update(claims={}), "claims is an object, not a list of objects"),
+    "an accuracy of 7.5": (lambda r: r["runs"][0].update(test_acc=7.5), "runs[0] test_acc is 7.5, not an accuracy"),
+    "a history accuracy of -3": (lambda r: r["runs"][1]["history"]["eval_acc"].__setitem__(0, -3),
+                                 "runs[1] history eval_acc[0] is -3, not an accuracy"),
 }
 
 
@@ -375,3 +378,26 @@ def test_fit_removes_leftovers_of_its_checkpoint_folder(tmp_path):
     fit(create_model("lenet"), data, None, TrainConfig(epochs=1, batch_size=50), [Checkpointer(str(d), resume=True)],
         progress=False, log=lambda *a: None)
     assert sorted(os.listdir(d)) == ["epoch-0001", "latest.json", "mine.txt"]
+
+
+@pytest.mark.parametrize("what", ["results.json", "state.json", "latest.json", "model.safetensors"])
+@pytest.mark.parametrize("how", ["fifo", "huge"])
+def test_a_fifo_or_a_huge_file_in_place_of_ours_is_refused_not_read(interrupted, what, how):
+    """A FIFO would hang the read for good, a 3 GB sparse JSON file fill the memory: both one line, at once."""
+    import os
+    from attacks import PEAK_BOUND_MB, cli_bounded
+    epoch = ck(interrupted) / "epoch-0002"
+    path = {"results.json": interrupted / EXP / "results.json", "latest.json": ck(interrupted) / "latest.json"}.get(
+        what, epoch / what)
+    path.unlink(missing_ok=True)  # the interrupted run has no results.json yet
+    if how == "fifo":
+        os.mkfifo(path)
+    elif what == "model.safetensors":
+        pytest.skip("a large safetensors file is read lazily by safetensors (its header is bounded)")
+    else:
+        with open(path, "wb") as f:
+            f.truncate(3 << 30)
+    before = snapshot(interrupted / EXP)
+    o = cli_bounded("run", EXP, *ARGS, "--logdir", str(interrupted), "--resume", timeout=60)
+    line = refused(o, what, "regular file" if how == "fifo" else "more than the")
+    assert o.peak_mb < PEAK_BOUND_MB and snapshot(interrupted / EXP) == before, (o.peak_mb, line)

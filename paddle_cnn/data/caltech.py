@@ -98,7 +98,7 @@ def _list_lines(path: str):
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
             try:
-                yield n, raw.decode("utf-8")
+                yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8")  # a BOM, as Windows' Notepad writes
             except UnicodeDecodeError as e:
                 raise DataError(f"{path} line {n} is not UTF-8 text ({e.reason} at byte {e.start} of the line); "
                                 "save the file as UTF-8") from None

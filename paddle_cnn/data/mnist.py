@@ -45,7 +45,9 @@ def read_idx(path: str, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
     whose header announces more than max_bytes of data (the header is read first: decompression stops at the
     size it announces, so a gzip bomb costs nothing)."""
     regular_file(path)
-    again = "delete it and download it again"
+    folder = os.path.dirname(os.path.abspath(path))
+    again = (f"delete {folder} to use the embedded digits (or copy the checkout's data/mnist-5k there)"
+             if os.path.basename(folder) == "mnist-5k" else "delete it and download it again")
     try:
         with (open_gunzip(path, 4 + 16 + max_bytes + 1) if path.endswith(".gz") else open(path, "rb")) as f:
             head = f.read(4)

@@ -8,7 +8,6 @@ Shape (runner.Results writes it): {"experiment": str, "profile": str, "runs": [r
 """
 from __future__ import annotations
 
-import json
 from functools import partial
 
 from paddle_cnn import jsoncheck as jc
@@ -23,6 +22,13 @@ TOP_OPTIONAL = {"title": jc.text, "seeds": jc.whole, "device": jc.text, "started
 PLOTTED = ("eval_acc", "eval_loss")  # history curves every report draws
 
 
+def _measure(k: str, v, what: str) -> None:
+    """A number; an accuracy (…acc, …top2) is a fraction 0..1 or NaN (a run without an eval set), not 7.5 or -3."""
+    _num(v, what)
+    if k.endswith(("acc", "top2")) and v == v and not 0 <= v <= 1:
+        raise jc.Invalid(f"{what} is {jc.shown(v)}, not an accuracy (a fraction 0 to 1)")
+
+
 def _run(r: dict, i: int) -> None:
     where = f"runs[{i}]"
     for k, check in RUN_FIELDS.items():
@@ -32,14 +38,14 @@ def _run(r: dict, i: int) -> None:
             check(r[k], f"{where} {k}")
     for k in RUN_MEASURES:
         if r.get(k) is not None:
-            _num(r[k], f"{where} {k}")
+            _measure(k, r[k], f"{where} {k}")
     jc.whole(r["epochs"], f"{where} epochs", 1)
     for k in PLOTTED:
         jc.key(r["history"], k, f"{where} history")
     for k, values in r["history"].items():
         for j, v in enumerate(jc.array(values, f"{where} history {k}", r["epochs"])):  # one per epoch
             if v is not None:
-                _num(v, f"{where} history {k}[{j}]")
+                _measure(k, v, f"{where} history {k}[{j}]")
 
 
 def check_results(data) -> dict:
@@ -78,10 +84,11 @@ def read_results(path: str, fix: str, experiment: str | None = None) -> dict:
     the file, what is wrong and `fix` ("delete it to start afresh") otherwise. A missing file is
     FileNotFoundError, as open() raises it."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = jc.load_file(path)
     except ValueError as e:  # also a UnicodeDecodeError
         raise ValueError(f"{path} is not valid JSON ({str(e).splitlines()[0]}); {fix}") from None
+    except jc.Invalid as e:
+        raise ValueError(f"{path} is not a results file of paddle-cnn ({e}); {fix}") from None
     try:
         check_results(data)
         if experiment is not None and data["experiment"] != experiment:

@@ -239,9 +239,8 @@ def latest(ckpt_dir: str) -> str | None:
     if not os.path.exists(pointer):
         return None
     try:
-        with open(pointer, encoding="utf-8") as f:
-            info = json.load(f)
-    except (OSError, ValueError) as e:
+        info = jc.load_file(pointer)
+    except (OSError, ValueError, jc.Invalid) as e:
         raise CheckpointError(f"{pointer} is corrupt ({e}); {NOT_RESUMED}, or delete {ckpt_dir}") from None
     name = info.get("path") if isinstance(info, dict) else None
     if not isinstance(name, str) or not EPOCH_FOLDER.fullmatch(name):  # never a path out of its own folder
@@ -259,6 +258,8 @@ def latest(ckpt_dir: str) -> str | None:
 def read_weights(path: str) -> tuple[dict, dict]:
     """safetensors file -> (arrays, metadata). Refuses anything else (pickles included) without executing it."""
     from safetensors import safe_open
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would hang the read
+        raise CheckpointError(f"{path} is not a regular file (a FIFO, device or folder); {NOT_RESUMED}")
     try:
         with safe_open(path, framework="numpy") as f:
             meta = f.metadata() or {}
@@ -326,10 +327,10 @@ def _resolve(ckpt_dir_or_epoch: str) -> str:
 def read_state(path: str) -> dict:
     """state.json of an epoch folder (epoch, history, identity, ...), checked to be ours."""
     try:
-        with open(os.path.join(path, "state.json"), encoding="utf-8") as f:
-            state = json.load(f)
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path}/state.json is unreadable ({e}); delete {path} to fall back") from None
+        state = jc.load_file(os.path.join(path, "state.json"))
+    except (OSError, ValueError, jc.Invalid) as e:
+        raise CheckpointError(f"{path}/state.json is unreadable ({e}); {NOT_RESUMED}, or delete "
+                              f"{os.path.dirname(path)}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}/state.json is not a paddle-cnn checkpoint state (not a JSON object); "
                               f"{NOT_RESUMED}")
