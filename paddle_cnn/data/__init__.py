@@ -67,7 +67,7 @@ def load_dataset(name: str, data_dir: str | None = None, *, size: int | None = N
         splits = {s: load_cifar10(folder, s, download) for s in ("train", "test")}
     else:
         from paddle_cnn.data.caltech import load_caltech16
-        splits = {s: load_caltech16(folder, s, size or 224, progress) for s in ("train", "eval", "test")}
+        splits = load_caltech16(folder, size or 224, progress)
     return validate_splits(splits, name)
 
 

@@ -78,8 +78,6 @@ def class_folder_split(root: str) -> dict[str, list[tuple[str, int]]]:
     for label, c in enumerate(CLASSES):
         folder = os.path.join(root, c)
         names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))
-        for n in names:
-            regular_file(os.path.join(folder, n), missing=DataError)
         if len(names) < 3:
             raise DataError(f"{folder} has {len(names)} images; at least 3 are needed for a train/eval/test split")
         names = [names[i] for i in np.random.RandomState(SPLIT_SEED).permutation(len(names))][:MAX_PER_CLASS]
@@ -162,15 +160,19 @@ def find_layout(data_dir: str) -> tuple[str, str]:
     raise DataMissing(f"no Caltech-101 data under {data_dir}: {HOW_TO_GET}")
 
 
-def load_caltech16(data_dir: str, split: str, size: int = 224, progress: bool = False) -> ImageSet:
+def load_caltech16(data_dir: str, size: int = 224, progress: bool = False) -> dict[str, ImageSet]:
+    """Every split (train, eval, test) as an ImageSet; the layout and its split are read once."""
     layout, root = find_layout(data_dir)
     splits = list_file_split(root) if layout == "lists" else class_folder_split(root)
-    items = splits[split]
-    source = os.path.join(root, LIST_FILES[split]) if layout == "lists" else root
-    if not items:
-        raise DataError(f"{source}: the {split} split is empty; list at least one image in it")
-    labels = np.array([lbl for _, lbl in items], dtype=np.int64)
-    top = max(lbl for part in splits.values() for _, lbl in part)  # classes: 0..the highest label of any split
+    top = max((lbl for part in splits.values() for _, lbl in part), default=0)  # classes: 0..the highest label
     classes = CLASSES if layout == "folders" else [str(i) for i in range(top + 1)]
-    images = _decode([p for p, _ in items], size, progress)
-    return ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD, source)
+    out = {}
+    for split in SPLITS:
+        items = splits[split]
+        source = os.path.join(root, LIST_FILES[split]) if layout == "lists" else root
+        if not items:
+            raise DataError(f"{source}: the {split} split is empty; list at least one image in it")
+        labels = np.array([lbl for _, lbl in items], dtype=np.int64)
+        images = _decode([p for p, _ in items], size, progress)
+        out[split] = ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD, source)
+    return out
