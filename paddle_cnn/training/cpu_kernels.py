@@ -26,6 +26,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_cnn.training import blas_conv
+
 GEMM_MAX_PIXELS = 4
 
 
@@ -36,6 +38,39 @@ def _pair(v):
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(i, int) for i in v):
         return tuple(v)
     return None
+
+
+def _to_numpy(t) -> np.ndarray:
+    """The tensor's memory as a numpy array (no copy where paddle speaks DLPack: 3.x; a copy on 2.6)."""
+    try:
+        return np.from_dlpack(t.detach())  # detach: paddle refuses DLPack for a tensor that requires gradients
+    except (AttributeError, TypeError, RuntimeError, BufferError):
+        return t.numpy()
+
+
+def _to_paddle(a: np.ndarray):
+    """The array as a paddle tensor (sharing its memory where paddle takes DLPack from numpy: 3.x)."""
+    try:
+        return paddle.utils.dlpack.from_dlpack(a)
+    except (AttributeError, TypeError, RuntimeError, ValueError):
+        return paddle.to_tensor(a)
+
+
+class BlasConv(paddle.autograd.PyLayer):
+    """conv2d(x, weight) + bias with forward and backward on numpy's BLAS (training/blas_conv.py)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, padding)
+        ctx.needs = (not x.stop_gradient, not weight.stop_gradient, not bias.stop_gradient)
+        return _to_paddle(blas_conv.conv2d_forward(_to_numpy(x), _to_numpy(weight), _to_numpy(bias), stride, padding))
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensor()
+        grads = blas_conv.conv2d_backward(_to_numpy(gy), _to_numpy(x), _to_numpy(weight), *ctx.geometry, *ctx.needs)
+        return tuple(None if g is None else _to_paddle(g) for g in grads)
 
 
 class FastConv2D(nn.Conv2D):
