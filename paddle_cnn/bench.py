@@ -6,6 +6,7 @@
 4. peak memory of the main job."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -97,6 +98,84 @@ def _time_rows(rows, layers, batch_size, steps, by_type):
                 best = {"layer": row.name, "config": row.config, "input": "x".join(map(str, row.input_shape)),
                         "gflops": gf}
     return best
+
+
+def blas_train_steps(name: str, batch_size: int = 128, rounds: int = 3, steps: int = 2,
+                     input_shape=(3, 32, 32)) -> dict:
+    """Lever 10 before and after in one process: train steps (forward, backward, Momentum update) of `name` on one
+    random batch with paddle's convolutions (blas_conv=False: levers 1-3 and 9 only) and with numpy's BLAS where
+    the rule picks it, alternated `rounds` times on the same model; the best step of each. Also the test that
+    matters for training: both give the same loss on the same batch (to float32 rounding)."""
+    from paddle_cnn.training.loop import train_step
+    model, macs = _model_and_macs(name, input_shape)
+    opt = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9, parameters=model.parameters())
+    x = paddle.randn([batch_size, *input_shape])
+    y = paddle.randint(0, 10, [batch_size])
+    model.train()
+    threads = threads_for_step(macs * batch_size)
+    times = {False: [], True: []}
+    with cpu_threads(threads):
+        for _ in range(rounds):
+            for blas in (False, True):
+                with cpu_kernels(model, True, blas):
+                    times[blas] += _timings(lambda: train_step(model, opt, x, y), steps)
+        losses = {}
+        for blas in (False, True):  # the loss of one forward pass each way (eval mode), weights unchanged
+            with cpu_kernels(model, True, blas), paddle.no_grad(), _eval(model):
+                losses[blas] = float(paddle.nn.functional.cross_entropy(model(x), y))
+    return {"model": name, "batch": batch_size, "threads": threads, "paddle_s": min(times[False]),
+            "blas_s": min(times[True]), "speedup": min(times[False]) / min(times[True]),
+            "gflops_blas": 6 * macs * batch_size / min(times[True]) / 1e9,
+            "loss_paddle": losses[False], "loss_blas": losses[True]}
+
+
+@contextlib.contextmanager
+def _eval(model):
+    """The model in eval mode for the block (dropout off, BatchNorm on its running statistics)."""
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train()
+
+
+def conv_kernels(name: str, input_shape, batch_size: int, steps: int = 2) -> list[dict]:
+    """Every convolution of `name` timed alone (forward + backward at its own input, this batch) with paddle's
+    kernel (as fit ran it before lever 10: bias as [C,1,1], the batch GEMM for tiny maps) and on numpy's BLAS,
+    alternately in this process; with the kernel cpu_kernels' rule picks for it. The rule is right for a shape
+    when it picks the faster (within 10%); the table says so per layer, so a user of another CPU can check it."""
+    from paddle_cnn.arithmetic.tables import layer_table
+    from paddle_cnn.training.cpu_kernels import BlasConv, FastConv2D, _pair, apply_cpu_kernels
+    model, _ = _model_and_macs(name, input_shape)
+    layers = dict(model.named_sublayers())
+    apply_cpu_kernels(model, blas_conv=False)
+    rows = []
+    for i, row in enumerate(layer_table(model, input_shape, name)):
+        layer = layers.get(row.name)
+        if not isinstance(layer, FastConv2D) or not row.macs:
+            continue
+        x = paddle.randn([batch_size, *row.input_shape])
+        x.stop_gradient = i == 0
+        g = paddle.randn([batch_size, *row.output_shape])
+        blas = lambda: BlasConv.apply(x, layer.weight, layer.bias, _pair(layer._stride), _pair(layer._padding))
+
+        def run(forward):
+            paddle.autograd.backward([forward()], [g])
+            layer.clear_gradients()
+        t_paddle, t_blas = [], []
+        run(lambda: layer(x)), run(blas)  # burn-in
+        for _ in range(steps):
+            t_paddle += _timings(lambda: run(lambda: layer(x)), 1, burn_in=0)
+            t_blas += _timings(lambda: run(blas), 1, burn_in=0)
+        layer.blas = True
+        choice = layer.kernel_for(x.shape)
+        layer.blas = False
+        ratio = min(t_paddle) / min(t_blas)
+        rows.append({"model": name, "layer": row.name, "config": row.config,
+                     "input": f"{batch_size}x" + "x".join(map(str, row.input_shape)), "macs": row.macs * batch_size,
+                     "paddle_ms": min(t_paddle) * 1e3, "blas_ms": min(t_blas) * 1e3, "paddle/blas": ratio,
+                     "rule": choice, "rule_right": (choice == "blas") == (ratio > 1) or 0.9 <= ratio <= 1.1})
+    return rows
 
 
 def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limit: int | None = None) -> dict:

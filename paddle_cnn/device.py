@@ -179,6 +179,36 @@ def cpu_threads(n: int):
         set_threads(before)
 
 
+def _intel_openmp():
+    """paddle's Intel OpenMP runtime (libiomp5, loaded with paddle on Linux x86 wheels), or None."""
+    import ctypes
+
+    import paddle
+    path = os.path.join(os.path.dirname(paddle.__file__), "libs", "libiomp5.so")
+    try:
+        lib = ctypes.CDLL(path) if os.path.isfile(path) else None
+        return lib if lib is not None and hasattr(lib, "kmp_set_blocktime") else None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def omp_blocktime(ms: int):
+    """Run a block with paddle's OpenMP threads spinning at most `ms` milliseconds after each parallel kernel
+    (Intel OpenMP's default: 200 ms, during which they hold cores that other thread pools, such as numpy's BLAS,
+    then wait for). Nothing happens where paddle's runtime is not Intel OpenMP."""
+    lib = _intel_openmp()
+    if lib is None:
+        yield
+        return
+    before = lib.kmp_get_blocktime()
+    lib.kmp_set_blocktime(int(ms))
+    try:
+        yield
+    finally:
+        lib.kmp_set_blocktime(before)
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and paddle (CPU and GPU generators)."""
     random.seed(seed)

@@ -50,6 +50,9 @@ class TrainConfig:
     workers: int | None = _speed_only(None)      # DataLoader workers when streaming (None: cores - 1, at most 4)
     cpu_kernels: bool = True                 # CPU speed kernels (training/cpu_kernels.py): paddle's results,
     #                                          but dropout masks from numpy's generator (other random bits)
+    blas_conv: bool | None = _speed_only(None)  # with cpu_kernels: convolutions on numpy's BLAS where faster
+    #                                             (paddle's within float32 rounding; None: on unless
+    #                                             PADDLE_CNN_BLAS_CONV=0)
 
     def __post_init__(self):
         if isinstance(self.augment, str):  # augment="flip" means ("flip",)
@@ -62,6 +65,9 @@ class TrainConfig:
         if self.workers is not None and (not isinstance(self.workers, numbers.Integral)
                                          or isinstance(self.workers, bool) or self.workers < 0):
             raise ValueError(f"workers must be a non-negative integer, got {self.workers!r}")
+        if self.blas_conv not in (None, True, False):
+            raise ValueError(f"blas_conv must be True, False or None (PADDLE_CNN_BLAS_CONV decides), got "
+                             f"{self.blas_conv!r}")
         if self.in_memory not in (None, True, False):
             raise ValueError(f"in_memory must be True, False or None (decide by size), got {self.in_memory!r}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)

@@ -4,8 +4,8 @@ these in for the length of a CPU run (TrainConfig.cpu_kernels, default on) and b
     with cpu_kernels(model):      # or apply_cpu_kernels(model) / restore(swapped)
         ...
 
-Each kernel gives paddle's results (outputs and gradients checked equal in tests/test_models.py). Measured on
-paddle 3.3.1, 2-core CPU (BENCHMARKS.md, levers 1, 3 and 9):
+Each kernel gives paddle's results (outputs and gradients checked equal in tests/test_models.py and
+tests/test_blas_conv.py). Measured on paddle 3.3.1, 2-core CPU (BENCHMARKS.md, levers 1, 3, 9 and 10):
 1. Conv2D bias added as [C, 1, 1]: paddle adds it as a [1, C, 1, 1] broadcast, 3.1 ms at 64 x 6 x 28 x 28, 11x
    slower than the same add with a [C, 1, 1] bias (0.27 ms).
 2. Conv2D with at most GEMM_MAX_PIXELS output pixels per image as one matrix multiply over the whole batch
@@ -14,21 +14,44 @@ paddle 3.3.1, 2-core CPU (BENCHMARKS.md, levers 1, 3 and 9):
    4x4 1.2x; at 8x8 and larger paddle's kernel is faster.
 3. Dropout masks from numpy's PCG64, seeded by one draw from paddle's generator (so paddle.seed decides them):
    paddle's CPU generator makes ~94 M numbers/s; forward + backward on 128 x 64 x 32 x 32 156 -> 110 ms.
-Only exact paddle.nn.Conv2D (NCHW, zero padding, with bias, no groups or dilation for the GEMM) and
-paddle.nn.Dropout (upscale_in_train, no axis) are swapped; everything else runs as it is.
+4. Conv2D on numpy's BLAS (training/blas_conv.py, a PyLayer: forward, input and weight gradients) for the other
+   shapes where it measured faster (`paddle-cnn bench` times every convolution both ways and says where this rule
+   is wrong): GEMMs deep and wide enough (BLAS_MIN_DEPTH, BLAS_MIN_COUT: thin GEMMs and few input channels lose),
+   weights that fit the cache (BLAS_MAX_WEIGHTS) and enough work per call (BLAS_MIN_MACS). While it is on, paddle's
+   OpenMP threads sleep as soon as a kernel ends (device.omp_blocktime(0)) instead of spinning for 200 ms on the
+   cores numpy's BLAS threads need. Switch it off with TrainConfig(blas_conv=False) or PADDLE_CNN_BLAS_CONV=0.
+Only exact paddle.nn.Conv2D (NCHW, zero padding, with bias, no groups or dilation for the GEMM and BLAS paths)
+and paddle.nn.Dropout (upscale_in_train, no axis) are swapped; everything else runs as it is.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from paddle_cnn.device import omp_blocktime
 from paddle_cnn.training import blas_conv
 
-GEMM_MAX_PIXELS = 4
+GEMM_MAX_PIXELS = 4       # kernel 2 up to this many output pixels per image
+BLAS_MIN_DEPTH = 128      # kernel 4 from this Cin*kh*kw (GEMM depth) ...
+BLAS_MIN_COUT = 64        # ... and this many output channels (GEMM width) ...
+BLAS_MAX_WEIGHTS = 2**22  # ... up to this many weights (larger weight matrices are re-read per chunk of images) ...
+BLAS_MIN_MACS = 50e6      # ... from this many multiply-accumulates per call (batch x output pixels x depth x Cout)
+BLAS_ENV = "PADDLE_CNN_BLAS_CONV"
+
+
+def blas_conv_wanted(setting: bool | None = None) -> bool:
+    """Whether kernel 4 may run: the setting if given, else PADDLE_CNN_BLAS_CONV (0 or 1; unset: 1)."""
+    if setting is not None:
+        return bool(setting)
+    v = os.environ.get(BLAS_ENV, "1").strip()
+    if v not in ("0", "1"):
+        raise ValueError(f"{BLAS_ENV}={v!r} must be 0 (paddle's convolutions) or 1 (numpy's BLAS where faster)")
+    return v == "1"
 
 
 def _pair(v):
@@ -74,10 +97,15 @@ class BlasConv(paddle.autograd.PyLayer):
 
 
 class FastConv2D(nn.Conv2D):
-    """paddle.nn.Conv2D with the [C, 1, 1] bias add and the batch-wide GEMM for small outputs."""
+    """paddle.nn.Conv2D with the [C, 1, 1] bias add, the batch-wide GEMM for small outputs and numpy's BLAS."""
+
+    blas = True  # kernel 4 allowed (apply_cpu_kernels sets it per layer)
 
     def forward(self, x):
-        y = self._gemm_conv(x) if self._gemm_ok(x) else F.conv2d(
+        kernel = self.kernel_for(x.shape, x.dtype)
+        if kernel == "blas":
+            return BlasConv.apply(x, self.weight, self.bias, _pair(self._stride), _pair(self._padding))
+        y = self._gemm_conv(x) if kernel == "gemm" else F.conv2d(
             x, self.weight, None, stride=self._stride, padding=self._padding, dilation=self._dilation,
             groups=self._groups, data_format="NCHW")
         return y + self.bias.reshape([-1, 1, 1])
@@ -87,12 +115,22 @@ class FastConv2D(nn.Conv2D):
         kh, kw = self.weight.shape[2:]
         return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
-    def _gemm_ok(self, x) -> bool:
+    def kernel_for(self, shape, dtype=paddle.float32) -> str:
+        """'gemm' (kernel 2), 'blas' (kernel 4) or 'paddle' for an input of this N x C x H x W shape."""
         if self._groups != 1 or _pair(self._dilation) != (1, 1) or _pair(self._padding) is None \
                 or _pair(self._stride) is None:
-            return False
-        ho, wo = self._out_hw(*x.shape[2:])
-        return 0 < ho * wo <= GEMM_MAX_PIXELS
+            return "paddle"
+        ho, wo = self._out_hw(*shape[2:])
+        if ho <= 0 or wo <= 0:
+            return "paddle"  # paddle's own error for an input smaller than the kernel
+        if ho * wo <= GEMM_MAX_PIXELS:
+            return "gemm"
+        cout, cin, kh, kw = self.weight.shape
+        depth = cin * kh * kw
+        if self.blas and dtype == paddle.float32 and depth >= BLAS_MIN_DEPTH and cout >= BLAS_MIN_COUT \
+                and depth * cout <= BLAS_MAX_WEIGHTS and shape[0] * ho * wo * depth * cout >= BLAS_MIN_MACS:
+            return "blas"
+        return "paddle"
 
     def _gemm_conv(self, x):
         n = x.shape[0]
@@ -127,27 +165,33 @@ def _fast_class(layer):
     return None
 
 
-def apply_cpu_kernels(model: nn.Layer) -> list:
-    """Swap the fast kernels into `model`'s layers in place; returns what `restore` needs to swap them back."""
+def apply_cpu_kernels(model: nn.Layer, blas_conv: bool | None = None) -> list:
+    """Swap the fast kernels into `model`'s layers in place; returns what `restore` needs to swap them back.
+    blas_conv: kernel 4 allowed (None: PADDLE_CNN_BLAS_CONV decides, on by default)."""
+    blas = blas_conv_wanted(blas_conv)
     swapped = []
     for layer in model.sublayers(include_self=True):
         fast = _fast_class(layer)
         if fast is not None:
             swapped.append((layer, type(layer)))
             layer.__class__ = fast
+            if fast is FastConv2D:
+                layer.blas = blas
     return swapped
 
 
 def restore(swapped: list) -> None:
     for layer, cls in swapped:
         layer.__class__ = cls
+        layer.__dict__.pop("blas", None)
 
 
 @contextlib.contextmanager
-def cpu_kernels(model: nn.Layer, enabled: bool = True):
+def cpu_kernels(model: nn.Layer, enabled: bool = True, blas_conv: bool | None = None):
     """The model with the CPU kernels swapped in for the block (nothing when enabled is False)."""
-    swapped = apply_cpu_kernels(model) if enabled else []
-    try:
+    with contextlib.ExitStack() as stack:
+        swapped = apply_cpu_kernels(model, blas_conv) if enabled else []
+        stack.callback(restore, swapped)
+        if enabled and blas_conv_wanted(blas_conv):
+            stack.enter_context(omp_blocktime(0))
         yield model
-    finally:
-        restore(swapped)

@@ -254,7 +254,7 @@ def _run_context(model, data: Batches, state: TrainState, log):
                 log("note: AMP is GPU-only; training in float32 on the CPU")
             stack.enter_context(cpu_threads(c.threads or step_threads(model, data.sample_shape,
                                                                       c.batch_size // state.world)))
-            stack.enter_context(cpu_kernels(model, c.cpu_kernels))
+            stack.enter_context(cpu_kernels(model, c.cpu_kernels, c.blas_conv))
         yield
 
 
