@@ -50,7 +50,8 @@ notebooks: $(VENV)/.installed
 # on paddle 2.6 the tests that touch paddle's API (layers, shapes, training, checkpoints, data, devices); the CLI,
 # runner, report and notebook tests exercise our own code, which is the same on both, and run above
 PADDLE26_TESTS := tests/test_models.py tests/test_model_structure.py tests/test_arithmetic_property.py \
-                  tests/test_train.py tests/test_fit_inputs.py tests/test_gpu_paths.py tests/test_metrics.py tests/test_device.py tests/test_data.py tests/test_atomic.py
+                  tests/test_train.py tests/test_fit_inputs.py tests/test_gpu_paths.py tests/test_metrics.py tests/test_device.py tests/test_data.py tests/test_atomic.py \
+                  tests/test_blas_conv.py
 test-paddle26: $(VENV26)/.installed
 	PADDLE_CNN_PROFILE=smoke $(PY26) -m pytest -q $(PADDLE26_TESTS) \
 		tests/test_launch.py::test_spawn_two_gloo_ranks_match_one_process

@@ -251,8 +251,8 @@ def test_fast_conv_equals_paddle_conv(kw, hw):
     gx_ref = paddle.grad(a.square().sum(), x)[0].numpy()
     b = fast(x)
     assert type(fast).__name__ == "FastConv2D"
-    assert fast._gemm_ok(x) == (a.shape[2] * a.shape[3] <= GEMM_MAX_PIXELS and kw.get("groups", 1) == 1
-                                and "dilation" not in kw)
+    assert (fast.kernel_for(x.shape) == "gemm") == (a.shape[2] * a.shape[3] <= GEMM_MAX_PIXELS
+                                                    and kw.get("groups", 1) == 1 and "dilation" not in kw)
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     gx = paddle.grad(b.square().sum(), x)[0].numpy()
     np.testing.assert_allclose(gx_ref, gx, rtol=1e-4, atol=1e-5)

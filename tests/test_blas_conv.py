@@ -1,0 +1,177 @@
+"""Lever 10: the convolution on numpy's BLAS (training/blas_conv.py, swapped in by training/cpu_kernels.py).
+
+It must give paddle's outputs and gradients (float32 rounding apart) for any shape it may be handed, keep its
+scratch memory to one chunk whatever the batch, train deterministically, run only where the rule and the switches
+say, and leave training's results where paddle's kernel puts them."""
+import tracemalloc
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+import pytest
+
+from paddle_cnn.training import blas_conv
+from paddle_cnn.training.cpu_kernels import BLAS_ENV, BlasConv, apply_cpu_kernels, cpu_kernels, restore
+
+
+def _random_case(rng):
+    kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+    sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+    ph, pw = int(rng.integers(0, kh + 1)), int(rng.integers(0, kw + 1))  # up to the kernel: both gradient paths
+    h = int(rng.integers(max(1, kh - 2 * ph), 19))
+    w = int(rng.integers(max(1, kw - 2 * pw), 19))
+    return dict(n=int(rng.integers(1, 10)), c=int(rng.integers(1, 13)), h=h, w=w, cout=int(rng.integers(1, 11)),
+                k=(kh, kw), stride=(sh, sw), padding=(ph, pw), x_grad=bool(rng.integers(0, 2)))
+
+
+def _both(case, rng):
+    """Outputs and gradients (x, weight, bias) of paddle's conv2d and of BlasConv on the same random data."""
+    x_np = rng.standard_normal((case["n"], case["c"], case["h"], case["w"])).astype("float32")
+    w_np = rng.standard_normal((case["cout"], case["c"], *case["k"])).astype("float32")
+    b_np = rng.standard_normal(case["cout"]).astype("float32")
+    out = []
+    for f in (lambda x, w, b: F.conv2d(x, w, b, stride=list(case["stride"]), padding=list(case["padding"])),
+              lambda x, w, b: BlasConv.apply(x, w, b, case["stride"], case["padding"])):
+        x = paddle.to_tensor(x_np, stop_gradient=not case["x_grad"])
+        w = paddle.to_tensor(w_np, stop_gradient=False)
+        b = paddle.to_tensor(b_np, stop_gradient=False)
+        y = f(x, w, b)
+        gy = paddle.to_tensor(np.random.default_rng(7).standard_normal(y.shape).astype("float32"))
+        paddle.autograd.backward([y], [gy])
+        out.append([y.numpy(), x.grad.numpy() if case["x_grad"] else None, w.grad.numpy(), b.grad.numpy()])
+    return out
+
+
+def _close(a, b, what):
+    scale = max(float(np.abs(a).max()), 1.0)
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blas_conv_equals_paddle_conv_on_random_shapes(seed, monkeypatch):
+    """Random kernels (1-5 each side), strides (1-3), paddings (0 up to the kernel), maps, channels and batches,
+    with and without an input gradient; a tiny chunk so that most batches go through in several chunks."""
+    monkeypatch.setattr(blas_conv, "CHUNK_BYTES", 4096)
+    rng = np.random.default_rng(seed)
+    for _ in range(8):
+        case = _random_case(rng)
+        ref, ours = _both(case, rng)
+        for name, a, b in zip(("output", "input gradient", "weight gradient", "bias gradient"), ref, ours):
+            if a is not None:
+                _close(a, b, f"{name} of {case}")
+
+
+@pytest.mark.parametrize("case", [  # the shapes the models train with, at a small batch
+    dict(n=4, c=64, h=16, w=16, cout=64, k=(3, 3), stride=(1, 1), padding=(1, 1), x_grad=True),      # VGG
+    dict(n=2, c=3, h=64, w=64, cout=96, k=(11, 11), stride=(4, 4), padding=(2, 2), x_grad=False),    # AlexNet conv1
+    dict(n=2, c=96, h=7, w=7, cout=128, k=(5, 5), stride=(1, 1), padding=(2, 2), x_grad=True),       # AlexNet conv2
+    dict(n=3, c=3, h=32, w=32, cout=64, k=(7, 7), stride=(2, 2), padding=(3, 3), x_grad=False),      # GoogLeNet stem
+    dict(n=5, c=192, h=4, w=4, cout=64, k=(1, 1), stride=(1, 1), padding=(0, 0), x_grad=True)])      # 1x1 branch
+def test_blas_conv_equals_paddle_conv_on_model_shapes(case):
+    ref, ours = _both(case, np.random.default_rng(0))
+    for name, a, b in zip(("output", "input gradient", "weight gradient", "bias gradient"), ref, ours):
+        if a is not None:
+            _close(a, b, f"{name} of {case}")
+
+
+def test_the_equality_check_catches_a_wrong_gradient(monkeypatch):
+    """The check above can fail: an input gradient whose flipped kernel is not flipped is caught."""
+    real = blas_conv.conv2d_forward
+    monkeypatch.setattr(blas_conv, "conv2d_forward",
+                        lambda x, w, b, s, p: real(x, w[:, :, ::-1, ::-1].copy(), b, s, p)
+                        if b is None else real(x, w, b, s, p))  # only the gradient's inner call is broken
+    case = dict(n=2, c=3, h=8, w=8, cout=4, k=(3, 3), stride=(1, 1), padding=(1, 1), x_grad=True)
+    ref, ours = _both(case, np.random.default_rng(0))
+    with pytest.raises(AssertionError):
+        _close(ref[1], ours[1], "input gradient")
+    _close(ref[2], ours[2], "weight gradient")  # the rest stays right
+
+
+@pytest.mark.parametrize("n", [16, 64])
+def test_blas_conv_scratch_memory_is_one_chunk_whatever_the_batch(n):
+    """Forward and backward allocate their results plus one chunk of columns (CHUNK_BYTES) and a few per-chunk
+    buffers, the same at batch 64 as at 16: VGG's 64-channel 32x32 layer, whose columns for the batch would be
+    n x 1024 x 576 floats (151 MB at 64)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 64, 32, 32)).astype("float32")
+    w = rng.standard_normal((64, 64, 3, 3)).astype("float32")
+    gy = rng.standard_normal((n, 64, 32, 32)).astype("float32")
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        y = blas_conv.conv2d_forward(x, w, None, (1, 1), (1, 1))
+        fwd = tracemalloc.get_traced_memory()[1] - base - y.nbytes
+        del y
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        grads = blas_conv.conv2d_backward(gy, x, w, (1, 1), (1, 1))
+        bwd = tracemalloc.get_traced_memory()[1] - base - sum(g.nbytes for g in grads)
+    finally:
+        tracemalloc.stop()
+    bound = blas_conv.CHUNK_BYTES * 1.25  # one chunk of columns, plus its output rows and padded images
+    assert 0 < fwd <= bound and 0 < bwd <= bound, (fwd / 2**20, bwd / 2**20)
+
+
+def _small_net():
+    """A convolution the rule gives to numpy's BLAS (depth 144, 64 outputs, 75 M MACs at batch 32) between two it
+    leaves to paddle."""
+    paddle.seed(3)
+    return nn.Sequential(nn.Conv2D(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2D(16, 64, 3, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def _count_blas(monkeypatch):
+    calls = []
+    real = BlasConv.apply
+    monkeypatch.setattr(BlasConv, "apply", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def test_the_rule_and_the_switches_decide_where_blas_runs(monkeypatch):
+    net = _small_net()
+    x = paddle.randn([32, 3, 16, 16])
+    calls = _count_blas(monkeypatch)
+    with cpu_kernels(net):
+        ours = net(x).numpy()
+    assert len(calls) == 1  # the 16 -> 64 convolution only: the 3-channel one stays on paddle's kernel
+    ref = net(x).numpy()  # swapped back out: paddle's layers
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    for switch in ("config", "env"):
+        calls.clear()
+        if switch == "env":
+            monkeypatch.setenv(BLAS_ENV, "0")
+        with cpu_kernels(net, blas_conv=False if switch == "config" else None):
+            net(x)
+        assert not calls, switch
+    monkeypatch.setenv(BLAS_ENV, "yes")
+    with pytest.raises(ValueError, match=f"^{BLAS_ENV}='yes' must be 0 .* or 1 "):
+        apply_cpu_kernels(net)
+
+
+def test_training_with_blas_is_deterministic_and_lands_where_paddles_kernel_does():
+    """fit twice with the same seed: the same weights to the bit; fit with paddle's kernels instead: the same
+    weights to float32 rounding accumulated over the steps, and the same predictions."""
+    from paddle_cnn.training import TrainConfig, fit
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (96, 3, 16, 16)).astype("uint8")
+    labels = (images[:, 0, :8].mean((1, 2)) > images[:, 0, 8:].mean((1, 2))).astype("int64")  # learnable
+    weights = {}
+    for key, blas in (("a", True), ("b", True), ("paddle", False)):
+        net = _small_net()
+        fit(net, (images, labels), None, TrainConfig(epochs=2, batch_size=32, lr=1e-3, seed=0, blas_conv=blas),
+            progress=False, log=lambda *a: None)
+        weights[key] = [p.numpy() for p in net.parameters()]
+    for a, b in zip(weights["a"], weights["b"]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(weights["a"], weights["paddle"]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights["a"], weights["paddle"]))  # it did run
+
+
+def test_restore_leaves_plain_paddle_layers():
+    net = _small_net()
+    swapped = apply_cpu_kernels(net)
+    restore(swapped)
+    assert all(type(m).__module__.startswith("paddle.") for m in net.sublayers())
+    assert all("blas" not in m.__dict__ for m in net.sublayers())
