@@ -178,6 +178,60 @@ def conv_kernels(name: str, input_shape, batch_size: int, steps: int = 2) -> lis
     return rows
 
 
+@contextlib.contextmanager
+def _env(name: str, value: str):
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _profile_data(name: str, profile: str) -> tuple[str | None, str]:
+    """(data_dir, what it holds) for timing `name` under `profile`: the user's data where it is present, else
+    generated files in the real format at the profile's size (timing does not depend on the pixels)."""
+    from paddle_cnn.data import default_data_dir
+    from paddle_cnn.data.cifar import TARBALL
+    from paddle_cnn.experiments.definitions import get_experiment
+    exp = get_experiment(name)
+    dataset = exp.profiles.get(profile, {}).get("dataset", exp.dataset)
+    if dataset != "cifar10" or os.path.isfile(os.path.join(default_data_dir(), TARBALL)):
+        return None, "local data"
+    from paddle_cnn.data import fake
+    folder = _tmpdir()
+    sizes = exp.profiles.get(profile, {})
+    per_batch = max(math.ceil(sizes.get("train_subset", 50_000) / 5), sizes.get("test_subset", 10_000))
+    fake.make_cifar_tarball(folder, per_batch=per_batch)
+    return folder, f"generated CIFAR-10 files, {per_batch} images per batch file"
+
+
+def profile_wall_times(experiments, profile: str, seeds: int = 1) -> list[dict]:
+    """Each experiment run whole under `profile` (run_experiment, fresh log folder), first with paddle's
+    convolutions (PADDLE_CNN_BLAS_CONV=0), then with lever 10 on, in this process: wall seconds, training
+    seconds and test accuracy of each run."""
+    from paddle_cnn.experiments.runner import run_experiment
+    from paddle_cnn.training.cpu_kernels import BLAS_ENV
+    rows = []
+    for name in experiments:
+        data_dir, data = _profile_data(name, profile)
+        for blas in ("0", "1"):
+            with _env(BLAS_ENV, blas):
+                t0 = time.perf_counter()
+                r = run_experiment(name, profile, seeds, data_dir=data_dir, logdir=_tmpdir(), progress=False,
+                                   log=lambda *a, **k: None)
+                wall = time.perf_counter() - t0
+            runs = r["runs"]
+            rows.append({"experiment": name, "profile": profile, "data": data, "seeds": seeds,
+                         "convolutions": "paddle's" if blas == "0" else "numpy BLAS (lever 10)", "wall_s": wall,
+                         "train_s": sum(x.get("train_seconds") or 0 for x in runs),
+                         "test_acc": "; ".join(f"{x['run']} {x['test_acc']:.4f}" for x in runs)})
+    return rows
+
+
 def hapi_vs_fit(epochs: int = 3, batch_size: int = 64, seed: int = 0, train_limit: int | None = None) -> dict:
     """lenet on mnist-5k: our fit against paddle.Model.fit fed by paddle.io.DataLoader over
     paddle.vision.datasets.MNIST with ToTensor/Normalize (article 002's way). Same model, Adam 0.001, batch,
@@ -291,16 +345,20 @@ def peak_rss_mb_of(args: list[str]) -> tuple[int, float]:
     return rc, kb / 1024.0
 
 
-def run_bench(tiny: bool = False, log=print) -> dict:
-    """All measurements; tiny=True is the seconds-long version the tests run."""
+PROFILE_EXPERIMENTS = ("vgg16-cifar10", "alexnet-mnist")  # the quick profiles lever 10 is for (convolution-bound)
+
+
+def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
+    """All measurements; tiny=True is the seconds-long version the tests run; profiles=False skips the
+    before/after wall times of whole quick-profile experiments (the longest part: ~20 minutes here)."""
     import platform
 
     from paddle_cnn.models import list_models, model_spec
     out = {"date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": _cpu_model(),
            "paddle": paddle.__version__, "python": platform.python_version(), "device": paddle.get_device()}
-    log("1/4 our fit vs paddle.Model.fit (lenet, mnist-5k)")
+    log("1/5 our fit vs paddle.Model.fit (lenet, mnist-5k)")
     out["training"] = hapi_vs_fit(epochs=1 if tiny else 3, train_limit=256 if tiny else None)
-    log("2/4 train-step GFLOP/s vs the matmul peak")
+    log("2/5 train-step GFLOP/s vs the matmul peak")
     # the shared machine's speed drifts within minutes (this peak read 160-310 GFLOP/s in different runs), so
     # it is measured before, between and after the train steps and the highest reading is the peak
     peaks = [matmul_peak_gflops(512 if tiny else 2048)]
@@ -316,7 +374,7 @@ def run_bench(tiny: bool = False, log=print) -> dict:
     out["matmul_peak_readings"] = peaks
     out["matmul_peak_gflops"] = max(peaks)
     out["efficiency"] = [dict(r, fraction_of_peak=r["gflops"] / out["matmul_peak_gflops"]) for r in eff]
-    log("3/4 forward and forward-backward per batch, every model at its native input")
+    log("3/5 forward and forward-backward per batch, every model at its native input")
     names = ["lenet", "convpool3"] if tiny else list_models()
     out["models"] = []
     gpu = is_gpu()
@@ -328,11 +386,30 @@ def run_bench(tiny: bool = False, log=print) -> dict:
             amp = forward_backward_timing(name, shape, batch, steps=1 if tiny else 2, burn_in=1, amp=True)
             row.update({f"AMP {k}": amp[k] for k in ("forward s/batch", "forward-backward s/batch")})
         out["models"].append(row)
-    log("4/4 peak memory of the main job")
+    log("4/5 peak memory of the main job")
     from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
     cmd = ["run", "pool-vs-stride", "--profile", FASTEST if tiny else CPU_DEFAULT, "--seeds", "1", "--logdir", _tmpdir()]
     rc, mb = peak_rss_mb_of(cmd)
     out["demo_peak_rss_mb"] = {"command": "paddle-cnn " + " ".join(cmd[:-2]), "exit_code": rc, "peak_rss_mb": mb}
+    if gpu:  # lever 10 is a CPU kernel
+        return out
+    log("5/5 convolutions on numpy's BLAS (lever 10): before and after in this process")
+    from paddle_cnn.training.blas_conv import CHUNK_BYTES
+    out["blas"] = {"chunk_mb": CHUNK_BYTES / 2**20, "steps": [
+        dict(blas_train_steps(name, 8 if tiny else 128, rounds=1 if tiny else 4, steps=1 if tiny else 2),
+             fraction_of_peak=None) for name in ("vgg16_cifar", "convpool3")]}
+    for r in out["blas"]["steps"]:
+        r["fraction_of_peak"] = r["gflops_blas"] / out["matmul_peak_gflops"]
+    with cpu_threads(available_cores()):
+        out["blas"]["layers"] = [row for name, shape, batch in
+                                 (("vgg16_cifar", (3, 32, 32), 8 if tiny else 128),
+                                  ("convpool3", (3, 32, 32), 8 if tiny else 128),
+                                  *([] if tiny else [("alexnet", (3, 64, 64), 64), ("googlenet", (3, 64, 64), 32)]))
+                                 for row in conv_kernels(name, shape, batch, steps=1 if tiny else 3)]
+    if profiles:
+        log("   whole quick-profile experiments, paddle's convolutions then lever 10")
+        out["blas"]["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else PROFILE_EXPERIMENTS,
+                                                     FASTEST if tiny else CPU_DEFAULT)
     return out
 
 
@@ -403,5 +480,35 @@ def bench_markdown(r: dict) -> str:
                     if r["models"] and "AMP forward s/batch" in r["models"][0] else [])).to_markdown(), "",
              "## 4. Peak memory of the main job (goal: at most 2 GB)", "",
              f"`{r['demo_peak_rss_mb']['command']}`: {r['demo_peak_rss_mb']['peak_rss_mb']:.0f} MB peak RSS "
-             f"(exit code {r['demo_peak_rss_mb']['exit_code']}).", ""]
+             f"(exit code {r['demo_peak_rss_mb']['exit_code']}).", "", *_blas_lines(r)]
     return "\n".join(lines)
+
+
+def _blas_lines(r: dict) -> list[str]:
+    from paddle_cnn.text import Table
+    b = r.get("blas")
+    if not b:
+        return []
+    layers = b["layers"]
+    wrong = [x for x in layers if not x["rule_right"]]
+    out = ["## 5. Convolutions on numpy's BLAS (lever 10; goal: vgg16_cifar's train step at least 1.5x)", "",
+           "Train steps (forward, backward, Momentum) on one random batch, paddle's convolutions (levers 1-3 and 9) "
+           "and lever 10, alternated in this process; the best step of each, and the loss of one eval-mode forward "
+           "pass each way on the same weights:", "",
+           Table(b["steps"], ["model", "batch", "threads", "paddle_s", "blas_s", "speedup", "gflops_blas",
+                              "fraction_of_peak", "loss_paddle", "loss_blas"]).to_markdown(), ""]
+    vgg = next(x for x in b["steps"] if x["model"] == "vgg16_cifar")
+    out += [f"**vgg16_cifar: {vgg['speedup']:.2f}x** (goal 1.5x: {'met' if vgg['speedup'] >= 1.5 else 'not met'}). "
+            f"Scratch memory of a BLAS convolution: one chunk of im2col columns, at most {b['chunk_mb']:.0f} MB "
+            "(or one image's columns where they are larger), whatever the batch.", "",
+            "Every convolution timed alone (forward + backward at its input and batch), both kernels alternately; "
+            "`rule` is what cpu_kernels picks (gemm: lever 3), `rule_right` whether it picked the faster or the two "
+            f"are within 10% ({len(layers) - len(wrong)} of {len(layers)} right):", "",
+            Table(layers, ["model", "layer", "config", "input", "paddle_ms", "blas_ms", "paddle/blas", "rule",
+                           "rule_right"]).to_markdown(), ""]
+    if b.get("profiles"):
+        out += ["Whole experiments (`run_experiment`, fresh log folders, 1 seed), paddle's convolutions first, then "
+                "lever 10, in this process:", "",
+                Table(b["profiles"], ["experiment", "profile", "data", "convolutions", "wall_s", "train_s",
+                                      "test_acc"]).to_markdown(), ""]
+    return out

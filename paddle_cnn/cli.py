@@ -52,10 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("experiment")
     rp.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: as for run)")
     b = sub.add_parser("bench", help="performance: our fit vs paddle.Model.fit, GFLOP/s vs the matmul peak, "
-                                     "per-model timings, peak memory")
+                                     "per-model timings, peak memory, the BLAS convolutions before/after")
     b.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
     b.add_argument("--write", metavar="FILE", help="write the Markdown report (e.g. BENCHMARKS.md)")
     b.add_argument("--tiny", action="store_true", help="a seconds-long version (for tests)")
+    b.add_argument("--no-profiles", action="store_true",
+                   help="skip the before/after wall times of whole quick-profile experiments (~20 min on 2 cores)")
     d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
     d.add_argument("name", help="mnist-5k, mnist, cifar10 or caltech16")
     d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: as for run)")
@@ -142,7 +144,7 @@ def cmd_bench(args) -> int:
     from paddle_cnn.training.checkpoint import atomic_write_text
     from paddle_cnn.device import setup
     setup()
-    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr))
+    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr), profiles=not args.no_profiles)
     text = bench_markdown(r)
     if args.json:
         atomic_write_text(args.json, json.dumps(r, indent=1))

@@ -20,7 +20,17 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     assert [e["model"] for e in r["efficiency"]] == ["convpool3", "vgg16_cifar"]
     assert [m["model"] for m in r["models"]] == ["lenet", "convpool3"]
     assert r["demo_peak_rss_mb"]["exit_code"] == 0 and r["demo_peak_rss_mb"]["peak_rss_mb"] > 50
+    b = r["blas"]  # lever 10 before/after: both kernels timed on both models, every convolution, a whole run
+    assert [s["model"] for s in b["steps"]] == ["vgg16_cifar", "convpool3"]
+    for s in b["steps"]:  # same weights, same loss, to float32 rounding
+        assert s["paddle_s"] > 0 and s["blas_s"] > 0
+        assert abs(s["loss_paddle"] - s["loss_blas"]) < 1e-3 * abs(s["loss_paddle"]) + 1e-4
+    assert {x["rule"] for x in b["layers"]} <= {"paddle", "gemm", "blas"} and len(b["layers"]) == 16  # 13 + 3 convs
+    assert [(p["experiment"], p["convolutions"]) for p in b["profiles"]] == [
+        ("vgg16-cifar10", "paddle's"), ("vgg16-cifar10", "numpy BLAS (lever 10)")]
+    assert all(p["wall_s"] > p["train_s"] > 0 for p in b["profiles"])
     text = md.read_text()
+    assert "## 5. Convolutions on numpy's BLAS" in text and "rule_right" in text
     assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text and "Ceiling" in text
     assert "Fastest convolution" in text
     assert text.endswith("## Levers\n\n1. a lever we measured\n") and "# old" not in text  # record kept
