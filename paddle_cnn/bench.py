@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 import paddle
 
-from paddle_cnn.device import available_cores, cpu_threads, is_gpu, seed_everything, threads_for_step
+from paddle_cnn.device import available_cores, cpu_threads, is_gpu, omp_blocktime, seed_everything, \
+    threads_for_step
 from paddle_cnn.experiments.timing import forward_backward_timing, model_and_macs as _model_and_macs, \
     timings as _timings
 from paddle_cnn.training.cpu_kernels import cpu_kernels
@@ -140,17 +141,24 @@ def _eval(model):
 
 
 def conv_kernels(name: str, input_shape, batch_size: int, steps: int = 2) -> list[dict]:
-    """Every convolution of `name` timed alone (forward + backward at its own input, this batch) with paddle's
+    """Every convolution of `name` timed alone (forward + backward at its own input, this batch, paddle's threads
+    as fit would choose them for the model: device.threads_for_step) with paddle's
     kernel (as fit ran it before lever 10: bias as [C,1,1], the batch GEMM for tiny maps) and on numpy's BLAS,
     alternately in this process; with the kernel cpu_kernels' rule picks for it. The rule is right for a shape
     when it picks the faster (within 10%); the table says so per layer, so a user of another CPU can check it."""
     from paddle_cnn.arithmetic.tables import layer_table
-    from paddle_cnn.training.cpu_kernels import BlasConv, FastConv2D, _pair, apply_cpu_kernels
-    model, _ = _model_and_macs(name, input_shape)
+    from paddle_cnn.training.cpu_kernels import apply_cpu_kernels
+    model, macs = _model_and_macs(name, input_shape)
     layers = dict(model.named_sublayers())
     apply_cpu_kernels(model, blas_conv=False)
+    with cpu_threads(threads_for_step(macs * batch_size)):  # paddle's threads as fit would run this model
+        return _conv_rows(name, model, layers, layer_table(model, input_shape, name), batch_size, steps)
+
+
+def _conv_rows(name, model, layers, table, batch_size, steps):
+    from paddle_cnn.training.cpu_kernels import BlasConv, FastConv2D, _pair
     rows = []
-    for i, row in enumerate(layer_table(model, input_shape, name)):
+    for i, row in enumerate(table):
         layer = layers.get(row.name)
         if not isinstance(layer, FastConv2D) or not row.macs:
             continue
@@ -164,9 +172,10 @@ def conv_kernels(name: str, input_shape, batch_size: int, steps: int = 2) -> lis
             layer.clear_gradients()
         t_paddle, t_blas = [], []
         run(lambda: layer(x)), run(blas)  # burn-in
-        for _ in range(steps):
+        for _ in range(steps):  # each as fit runs it: lever 10 with paddle's OpenMP threads not spinning
             t_paddle += _timings(lambda: run(lambda: layer(x)), 1, burn_in=0)
-            t_blas += _timings(lambda: run(blas), 1, burn_in=0)
+            with omp_blocktime(0):
+                t_blas += _timings(lambda: run(blas), 1, burn_in=0)
         layer.blas = True
         choice = layer.kernel_for(x.shape)
         layer.blas = False
@@ -400,12 +409,11 @@ def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
              fraction_of_peak=None) for name in ("vgg16_cifar", "convpool3")]}
     for r in out["blas"]["steps"]:
         r["fraction_of_peak"] = r["gflops_blas"] / out["matmul_peak_gflops"]
-    with cpu_threads(available_cores()):
-        out["blas"]["layers"] = [row for name, shape, batch in
-                                 (("vgg16_cifar", (3, 32, 32), 8 if tiny else 128),
-                                  ("convpool3", (3, 32, 32), 8 if tiny else 128),
-                                  *([] if tiny else [("alexnet", (3, 64, 64), 64), ("googlenet", (3, 64, 64), 32)]))
-                                 for row in conv_kernels(name, shape, batch, steps=1 if tiny else 3)]
+    out["blas"]["layers"] = [row for name, shape, batch in
+                             (("vgg16_cifar", (3, 32, 32), 8 if tiny else 128),
+                              ("convpool3", (3, 32, 32), 8 if tiny else 128),
+                              *([] if tiny else [("alexnet", (3, 64, 64), 64), ("googlenet", (3, 64, 64), 32)]))
+                             for row in conv_kernels(name, shape, batch, steps=1 if tiny else 3)]
     if profiles:
         log("   whole quick-profile experiments, paddle's convolutions then lever 10")
         out["blas"]["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else PROFILE_EXPERIMENTS,

@@ -103,9 +103,9 @@ class FastConv2D(nn.Conv2D):
 
     def forward(self, x):
         kernel = self.kernel_for(x.shape, x.dtype)
-        if kernel == "blas":
+        if kernel == "blas" and x.place.is_cpu_place():  # numpy computes on the host only
             return BlasConv.apply(x, self.weight, self.bias, _pair(self._stride), _pair(self._padding))
-        y = self._gemm_conv(x) if kernel == "gemm" else F.conv2d(
+        y = self._gemm_conv(x) if kernel == "gemm" else F.conv2d(  # 'blas' off the CPU: paddle's
             x, self.weight, None, stride=self._stride, padding=self._padding, dilation=self._dilation,
             groups=self._groups, data_format="NCHW")
         return y + self.bias.reshape([-1, 1, 1])
