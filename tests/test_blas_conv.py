@@ -3,6 +3,8 @@
 It must give paddle's outputs and gradients (float32 rounding apart) for any shape it may be handed, keep its
 scratch memory to one chunk whatever the batch, train deterministically, run only where the rule and the switches
 say, and leave training's results where paddle's kernel puts them."""
+import os
+import sys
 import tracemalloc
 
 import numpy as np
@@ -175,3 +177,12 @@ def test_restore_leaves_plain_paddle_layers():
     restore(swapped)
     assert all(type(m).__module__.startswith("paddle.") for m in net.sublayers())
     assert all("blas" not in m.__dict__ for m in net.sublayers())
+
+
+def test_a_bad_switch_value_is_refused_by_the_cli_before_anything_is_written(monkeypatch, tmp_path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from attacks import cli, refused, snapshot
+    monkeypatch.setenv(BLAS_ENV, "yes")
+    o = cli("run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path / "logs"))
+    refused(o, BLAS_ENV, "'yes'", "must be 0")
+    assert snapshot(tmp_path / "logs") == {}
