@@ -20,11 +20,12 @@ from paddle_cnn.training.cpu_kernels import BLAS_ENV, BlasConv, apply_cpu_kernel
 def _random_case(rng):
     kh, kw = (int(v) for v in rng.integers(1, 6, 2))
     sh, sw = (int(v) for v in rng.integers(1, 4, 2))
-    ph, pw = int(rng.integers(0, kh + 1)), int(rng.integers(0, kw + 1))  # up to the kernel: both gradient paths
+    ph, pw = int(rng.integers(0, kh + 2)), int(rng.integers(0, kw + 2))  # beyond the kernel: both gradient paths
     h = int(rng.integers(max(1, kh - 2 * ph), 19))
     w = int(rng.integers(max(1, kw - 2 * pw), 19))
     return dict(n=int(rng.integers(1, 10)), c=int(rng.integers(1, 13)), h=h, w=w, cout=int(rng.integers(1, 11)),
-                k=(kh, kw), stride=(sh, sw), padding=(ph, pw), x_grad=bool(rng.integers(0, 2)))
+                k=(kh, kw), stride=(sh, sw), padding=(ph, pw), x_grad=bool(rng.integers(0, 2)),
+                w_grad=bool(rng.integers(0, 4)), b_grad=bool(rng.integers(0, 4)))  # frozen weights/bias too
 
 
 def _both(case, rng):
@@ -36,12 +37,15 @@ def _both(case, rng):
     for f in (lambda x, w, b: F.conv2d(x, w, b, stride=list(case["stride"]), padding=list(case["padding"])),
               lambda x, w, b: BlasConv.apply(x, w, b, case["stride"], case["padding"])):
         x = paddle.to_tensor(x_np, stop_gradient=not case["x_grad"])
-        w = paddle.to_tensor(w_np, stop_gradient=False)
-        b = paddle.to_tensor(b_np, stop_gradient=False)
+        w = paddle.to_tensor(w_np, stop_gradient=not case.get("w_grad", True))
+        b = paddle.to_tensor(b_np, stop_gradient=not case.get("b_grad", True))
         y = f(x, w, b)
         gy = paddle.to_tensor(np.random.default_rng(7).standard_normal(y.shape).astype("float32"))
+        if y.stop_gradient:  # nothing to differentiate
+            out.append([y.numpy(), None, None, None])
+            continue
         paddle.autograd.backward([y], [gy])
-        out.append([y.numpy(), x.grad.numpy() if case["x_grad"] else None, w.grad.numpy(), b.grad.numpy()])
+        out.append([y.numpy()] + [t.grad.numpy() if not t.stop_gradient else None for t in (x, w, b)])
     return out
 
 
@@ -131,10 +135,14 @@ def _count_blas(monkeypatch):
 
 
 def test_the_rule_and_the_switches_decide_where_blas_runs(monkeypatch):
+    monkeypatch.delenv(BLAS_ENV, raising=False)
     net = _small_net()
     x = paddle.randn([32, 3, 16, 16])
     calls = _count_blas(monkeypatch)
-    with cpu_kernels(net):
+    with cpu_kernels(net):  # outside fit: only when asked for
+        net(x)
+    assert not calls
+    with cpu_kernels(net, blas_conv=None):  # as fit asks: the rule, unless the variable says 0
         ours = net(x).numpy()
     assert len(calls) == 1  # the 16 -> 64 convolution only: the 3-channel one stays on paddle's kernel
     ref = net(x).numpy()  # swapped back out: paddle's layers
@@ -148,10 +156,37 @@ def test_the_rule_and_the_switches_decide_where_blas_runs(monkeypatch):
         assert not calls, switch
     monkeypatch.setenv(BLAS_ENV, "yes")
     with pytest.raises(ValueError, match=f"^{BLAS_ENV}='yes' must be 0 .* or 1 "):
-        apply_cpu_kernels(net)
+        apply_cpu_kernels(net, blas_conv=None)
 
 
-def test_training_with_blas_is_deterministic_and_lands_where_paddles_kernel_does():
+def test_paddle_grad_of_some_inputs_works_under_the_default_context():
+    """paddle.grad(loss, [x]) needs None for the inputs not asked for, which a PyLayer cannot know: so outside
+    fit the BLAS kernel runs only when asked for, and the default context keeps paddle.grad working."""
+    net = _small_net()
+    x = paddle.randn([32, 3, 16, 16])
+    x.stop_gradient = False
+    with cpu_kernels(net):
+        gx = paddle.grad(net(x).sum(), [x])[0].numpy()
+    ref = paddle.grad(net(x).sum(), [x])[0].numpy()
+    np.testing.assert_allclose(gx, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_an_in_place_change_between_forward_and_backward_is_refused_not_differentiated_wrongly():
+    if not hasattr(paddle.randn([1]), "_inplace_version"):
+        pytest.skip("this paddle keeps no in-place versions")
+    x = paddle.randn([4, 16, 8, 8])
+    w = paddle.randn([64, 16, 3, 3])
+    b = paddle.zeros([64])
+    for t in (x, w, b):
+        t.stop_gradient = False
+    y = BlasConv.apply(x, w, b, (1, 1), (1, 1))
+    with paddle.no_grad():
+        w.scale_(2.0)
+    with pytest.raises(Exception, match="modified in place between its forward and backward"):
+        y.sum().backward()
+
+
+def test_training_with_blas_is_deterministic_and_lands_where_paddles_kernel_does(monkeypatch):
     """fit twice with the same seed: the same weights to the bit; fit with paddle's kernels instead: the same
     weights to float32 rounding accumulated over the steps, and the same predictions."""
     from paddle_cnn.training import TrainConfig, fit
@@ -159,11 +194,14 @@ def test_training_with_blas_is_deterministic_and_lands_where_paddles_kernel_does
     images = rng.integers(0, 255, (96, 3, 16, 16)).astype("uint8")
     labels = (images[:, 0, :8].mean((1, 2)) > images[:, 0, 8:].mean((1, 2))).astype("int64")  # learnable
     weights = {}
+    calls = _count_blas(monkeypatch)
     for key, blas in (("a", True), ("b", True), ("paddle", False)):
+        calls.clear()
         net = _small_net()
         fit(net, (images, labels), None, TrainConfig(epochs=2, batch_size=32, lr=1e-3, seed=0, blas_conv=blas),
             progress=False, log=lambda *a: None)
         weights[key] = [p.numpy() for p in net.parameters()]
+        assert bool(calls) == blas, key  # 2 epochs x 3 steps through the BLAS kernel, or none
     for a, b in zip(weights["a"], weights["b"]):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(weights["a"], weights["paddle"]):

@@ -72,7 +72,7 @@ def forward_backward_timing(name: str, input_shape, batch_size: int, steps: int 
     from paddle_cnn.device import is_gpu
     from paddle_cnn.training.cpu_kernels import cpu_kernels
     model, macs = model_and_macs(name, input_shape, num_classes)
-    with cpu_kernels(model, enabled=not is_gpu()):  # as training runs it
+    with cpu_kernels(model, enabled=not is_gpu(), blas_conv=None):  # as training runs it
         fwd, fb = (time_batches(model, input_shape, batch_size, steps, burn_in, backward, num_classes, amp)
                    for backward in (False, True))
     return {"model": name, "input": "x".join(map(str, input_shape)), "batch": batch_size,

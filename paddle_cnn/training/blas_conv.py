@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-CHUNK_BYTES = 8 * 2**20  # im2col buffer per chunk of images (the whole batch when one image needs more): L3-sized
+CHUNK_BYTES = 8 * 2**20  # im2col buffer per chunk of images (one image's when that needs more): L3-sized
 
 
 def out_size(h: int, w: int, k: tuple, stride: tuple, padding: tuple) -> tuple[int, int]:

@@ -20,6 +20,9 @@ tests/test_blas_conv.py). Measured on paddle 3.3.1, 2-core CPU (BENCHMARKS.md, l
    weights that fit the cache (BLAS_MAX_WEIGHTS) and enough work per call (BLAS_MIN_MACS). While it is on, paddle's
    OpenMP threads sleep as soon as a kernel ends (device.omp_blocktime(0)) instead of spinning for 200 ms on the
    cores numpy's BLAS threads need. Switch it off with TrainConfig(blas_conv=False) or PADDLE_CNN_BLAS_CONV=0.
+   Outside fit it runs only when asked for (cpu_kernels(model, blas_conv=None or True)): a PyLayer returns a
+   gradient for each of its inputs, so `paddle.grad(loss, [some inputs])` through it fails in paddle (it wants
+   None for the inputs not asked for, which a PyLayer cannot know); fit's loss.backward() is not affected.
 Only exact paddle.nn.Conv2D (NCHW, zero padding, with bias, no groups or dilation for the GEMM and BLAS paths)
 and paddle.nn.Dropout (upscale_in_train, no axis) are swapped; everything else runs as it is.
 """
@@ -79,12 +82,19 @@ def _to_paddle(a: np.ndarray):
         return paddle.to_tensor(a)
 
 
+def _version(t) -> int:
+    """paddle's count of in-place changes to a tensor (-1 where this paddle does not keep one)."""
+    v = getattr(t, "_inplace_version", None)
+    return v() if callable(v) else -1
+
+
 class BlasConv(paddle.autograd.PyLayer):
     """conv2d(x, weight) + bias with forward and backward on numpy's BLAS (training/blas_conv.py)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding):
         ctx.save_for_backward(x, weight)
+        ctx.versions = (_version(x), _version(weight))
         ctx.geometry = (stride, padding)
         ctx.needs = (not x.stop_gradient, not weight.stop_gradient, not bias.stop_gradient)
         return _to_paddle(blas_conv.conv2d_forward(_to_numpy(x), _to_numpy(weight), _to_numpy(bias), stride, padding))
@@ -92,6 +102,9 @@ class BlasConv(paddle.autograd.PyLayer):
     @staticmethod
     def backward(ctx, gy):
         x, weight = ctx.saved_tensor()
+        if (_version(x), _version(weight)) != ctx.versions:  # as paddle's own conv refuses: else wrong gradients
+            raise RuntimeError("BlasConv: the input or weight of a convolution was modified in place between its "
+                               "forward and backward pass; change it out of place (or run with blas_conv=False)")
         grads = blas_conv.conv2d_backward(_to_numpy(gy), _to_numpy(x), _to_numpy(weight), *ctx.geometry, *ctx.needs)
         return tuple(None if g is None else _to_paddle(g) for g in grads)
 
@@ -165,9 +178,10 @@ def _fast_class(layer):
     return None
 
 
-def apply_cpu_kernels(model: nn.Layer, blas_conv: bool | None = None) -> list:
+def apply_cpu_kernels(model: nn.Layer, blas_conv: bool | None = False) -> list:
     """Swap the fast kernels into `model`'s layers in place; returns what `restore` needs to swap them back.
-    blas_conv: kernel 4 allowed (None: PADDLE_CNN_BLAS_CONV decides, on by default)."""
+    blas_conv: kernel 4 allowed (None: PADDLE_CNN_BLAS_CONV decides, on unless 0; fit passes None). Layers
+    already swapped (an enclosing cpu_kernels) are left as they are."""
     blas = blas_conv_wanted(blas_conv)
     swapped = []
     for layer in model.sublayers(include_self=True):
@@ -187,8 +201,9 @@ def restore(swapped: list) -> None:
 
 
 @contextlib.contextmanager
-def cpu_kernels(model: nn.Layer, enabled: bool = True, blas_conv: bool | None = None):
-    """The model with the CPU kernels swapped in for the block (nothing when enabled is False)."""
+def cpu_kernels(model: nn.Layer, enabled: bool = True, blas_conv: bool | None = False):
+    """The model with the CPU kernels swapped in for the block (nothing when enabled is False); blas_conv as
+    for apply_cpu_kernels."""
     with contextlib.ExitStack() as stack:
         swapped = apply_cpu_kernels(model, blas_conv) if enabled else []
         stack.callback(restore, swapped)
