@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import paddle
 
-from paddle_cnn.device import available_cores, cpu_threads, is_gpu, omp_blocktime, seed_everything, \
+from paddle_cnn.device import available_cores, cpu_info, cpu_threads, is_gpu, omp_blocktime, seed_everything, \
     threads_for_step
 from paddle_cnn.experiments.timing import forward_backward_timing, model_and_macs as _model_and_macs, \
     timings as _timings
@@ -370,7 +370,7 @@ def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
     import platform
 
     from paddle_cnn.models import list_models, model_spec
-    out = {"date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": _cpu_model(),
+    out = {"date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": cpu_info("model name") or "unknown",
            "paddle": paddle.__version__, "python": platform.python_version(), "device": paddle.get_device()}
     log("1/5 our fit vs paddle.Model.fit (lenet, mnist-5k)")
     out["training"] = hapi_vs_fit(epochs=1 if tiny else 3, train_limit=256 if tiny else None)
@@ -417,8 +417,9 @@ def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
     """Section 5: lever 10 before and after (train steps, every convolution, whole quick-profile runs)."""
     from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
     from paddle_cnn.training.blas_conv import CHUNK_BYTES
+    from paddle_cnn.training.cpu_kernels import conv_rule_name
     log("5/5 convolutions on numpy's BLAS (lever 10): before and after in this process")
-    out = {"chunk_mb": CHUNK_BYTES / 2**20, "steps": [
+    out = {"chunk_mb": CHUNK_BYTES / 2**20, "rule": conv_rule_name(), "steps": [
         blas_train_steps(name, 8 if tiny else 128, rounds=1 if tiny else 4, steps=1 if tiny else 2)
         for name in ("vgg16_cifar", "convpool3")]}
     for r in out["steps"]:
@@ -438,18 +439,6 @@ def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
 def _tmpdir() -> str:
     import tempfile
     return tempfile.mkdtemp(prefix="paddle-cnn-bench-")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown"
 
 
 def _breakdown_lines(b: dict, peak: float) -> list[str]:
@@ -523,9 +512,11 @@ def _blas_lines(r: dict) -> list[str]:
     out += [f"**vgg16_cifar: {vgg['speedup']:.2f}x** (goal 1.5x: {'met' if vgg['speedup'] >= 1.5 else 'not met'}). "
             f"Scratch memory of a BLAS convolution: one chunk of im2col columns, at most {b['chunk_mb']:.0f} MB "
             "(or one image's columns where they are larger), whatever the batch.", "",
-            "Every convolution timed alone (forward + backward at its input and batch), both kernels alternately; "
-            "`rule` is what cpu_kernels picks (gemm: lever 3), `rule_right` whether it picked the faster or the two "
-            f"are within 10% ({len(layers) - len(wrong)} of {len(layers)} right):", "",
+            "Every convolution timed alone (forward + backward at its input and batch), both kernels alternately: "
+            "`paddle_ms` is fit's kernel before lever 10 (paddle's, or lever 3's batch GEMM on maps of at most 4 "
+            f"pixels); `rule` is what cpu_kernels picks with the `{b.get('rule', 'intel')}` rule (the CPU vendor's, "
+            "or PADDLE_CNN_CONV_RULE; gemm: lever 3), `rule_right` whether it picked the faster or the two are "
+            f"within 10% ({len(layers) - len(wrong)} of {len(layers)} right):", "",
             Table(layers, ["model", "layer", "config", "input", "paddle_ms", "blas_ms", "paddle/blas", "rule",
                            "rule_right"]).to_markdown(), ""]
     if b.get("profiles"):

@@ -179,6 +179,21 @@ def cpu_threads(n: int):
         set_threads(before)
 
 
+def cpu_info(field: str, path: str = "/proc/cpuinfo") -> str:
+    """One field of the first processor in /proc/cpuinfo ('model name', 'vendor_id'), else what the platform
+    module says ('' where nothing does)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == field:
+                    return value.strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor()
+
+
 def _intel_openmp():
     """paddle's Intel OpenMP runtime (libiomp5, loaded with paddle on Linux x86 wheels), or None."""
     import ctypes

@@ -14,7 +14,8 @@ import paddle.nn.functional as F
 import pytest
 
 from paddle_cnn.training import blas_conv
-from paddle_cnn.training.cpu_kernels import BLAS_ENV, BlasConv, apply_cpu_kernels, cpu_kernels, restore
+from paddle_cnn.training.cpu_kernels import BLAS_ENV, CONV_RULES, RULE_ENV, BlasConv, apply_cpu_kernels, \
+    conv_rule, cpu_kernels, restore
 
 
 def _random_case(rng):
@@ -136,17 +137,25 @@ def _count_blas(monkeypatch):
 
 def test_the_rule_and_the_switches_decide_where_blas_runs(monkeypatch):
     monkeypatch.delenv(BLAS_ENV, raising=False)
+    monkeypatch.setenv(RULE_ENV, "intel")
     net = _small_net()
     x = paddle.randn([32, 3, 16, 16])
     calls = _count_blas(monkeypatch)
     with cpu_kernels(net):  # outside fit: only when asked for
         net(x)
     assert not calls
+    ref = net(x).numpy()  # paddle's layers
     with cpu_kernels(net, blas_conv=None):  # as fit asks: the rule, unless the variable says 0
         ours = net(x).numpy()
-    assert len(calls) == 1  # the 16 -> 64 convolution only: the 3-channel one stays on paddle's kernel
-    ref = net(x).numpy()  # swapped back out: paddle's layers
+    assert len(calls) == 1  # Intel's rule: the 16 -> 64 convolution only, the 3-channel one stays on paddle's
+    monkeypatch.setenv(RULE_ENV, "amd")
+    calls.clear()
+    with cpu_kernels(net, blas_conv=None):
+        np.testing.assert_allclose(net(x).numpy(), ref, rtol=1e-4, atol=1e-5)
+    assert len(calls) == 2  # AMD's: both convolutions
+    monkeypatch.setenv(RULE_ENV, "intel")
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(net(x).numpy(), ref)  # swapped back out: paddle's layers
     for switch in ("config", "env"):
         calls.clear()
         if switch == "env":
@@ -209,12 +218,42 @@ def test_training_with_blas_is_deterministic_and_lands_where_paddles_kernel_does
     assert any(not np.array_equal(a, b) for a, b in zip(weights["a"], weights["paddle"]))  # it did run
 
 
+@pytest.mark.parametrize("rule, cin, cout, k, hw, want", [
+    ("intel", 64, 64, 3, 8, "blas"), ("intel", 16, 64, 3, 8, "paddle"), ("intel", 64, 32, 3, 8, "paddle"),
+    ("intel", 512, 512, 3, 2, "gemm"), ("intel", 3, 64, 3, 32, "paddle"),
+    ("amd", 3, 64, 3, 32, "blas"), ("amd", 192, 16, 1, 8, "blas"), ("amd", 6, 16, 5, 14, "blas"),
+    ("amd", 1, 6, 5, 28, "paddle"), ("amd", 16, 8, 3, 8, "paddle"),
+    ("amd", 512, 512, 3, 2, "blas"), ("amd", 50, 500, 5, 5, "gemm"), ("amd", 1024, 1024, 5, 2, "gemm")])
+def test_each_vendor_rule_picks_the_kernel_its_measurements_chose(monkeypatch, rule, cin, cout, k, hw, want):
+    """The two rules as BENCHMARKS.md measured them (lever 10), shapes from the models: VGG's 64->64 and 512 on 2x2,
+    LeNet's 1->6 and 6->16, GoogLeNet's 1x1 to 16 outputs, convpool3's 1-pixel output, cnn_bn's 26 M weights."""
+    monkeypatch.setenv(RULE_ENV, rule)
+    conv = nn.Conv2D(cin, cout, k, padding=0 if cin == 50 else (k - 1) // 2)  # convpool3's last: no padding
+    apply_cpu_kernels(conv, blas_conv=True)
+    assert conv.kernel_for([32, cin, hw, hw]) == want
+    assert conv.kernel_for([32, cin, hw, hw], paddle.float64) in ("paddle", "gemm")  # numpy's path is float32 only
+
+
+def test_the_rule_follows_the_cpu_vendor_unless_named(monkeypatch, tmp_path):
+    from paddle_cnn import device
+    monkeypatch.delenv(RULE_ENV, raising=False)
+    for vendor, rule in (("AuthenticAMD", "amd"), ("GenuineIntel", "intel"), ("", "intel")):
+        info = tmp_path / f"cpuinfo-{vendor}"
+        info.write_text(f"processor\t: 0\nvendor_id\t: {vendor}\nmodel name\t: X\n")
+        monkeypatch.setattr("paddle_cnn.training.cpu_kernels.cpu_info",
+                            lambda field, _p=str(info): device.cpu_info(field, _p))
+        assert conv_rule() is CONV_RULES[rule], vendor
+    monkeypatch.setenv(RULE_ENV, "arm")
+    with pytest.raises(ValueError, match=f"^{RULE_ENV}='arm' must be one of intel, amd "):
+        conv_rule()
+
+
 def test_restore_leaves_plain_paddle_layers():
     net = _small_net()
     swapped = apply_cpu_kernels(net)
     restore(swapped)
     assert all(type(m).__module__.startswith("paddle.") for m in net.sublayers())
-    assert all("blas" not in m.__dict__ for m in net.sublayers())
+    assert all("blas" not in m.__dict__ and "rule" not in m.__dict__ for m in net.sublayers())
 
 
 def test_a_bad_switch_value_is_refused_by_the_cli_before_anything_is_written(monkeypatch, tmp_path):
@@ -223,4 +262,9 @@ def test_a_bad_switch_value_is_refused_by_the_cli_before_anything_is_written(mon
     monkeypatch.setenv(BLAS_ENV, "yes")
     o = cli("run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path / "logs"))
     refused(o, BLAS_ENV, "'yes'", "must be 0")
+    assert snapshot(tmp_path / "logs") == {}
+    monkeypatch.delenv(BLAS_ENV)
+    monkeypatch.setenv(RULE_ENV, "arm")
+    o = cli("run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path / "logs"))
+    refused(o, RULE_ENV, "'arm'", "must be one of")
     assert snapshot(tmp_path / "logs") == {}

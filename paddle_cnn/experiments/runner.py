@@ -32,8 +32,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
     from paddle_cnn.places import default_logdir
     plans = plan_experiment(name, profile, seeds)
     dev = device.setup()  # device, threads (a bad thread variable is one line here)
-    from paddle_cnn.training.cpu_kernels import blas_conv_wanted
-    blas_conv_wanted()  # a bad PADDLE_CNN_BLAS_CONV is one line here, before anything is read or written
+    from paddle_cnn.training.cpu_kernels import blas_conv_wanted, conv_rule
+    blas_conv_wanted(), conv_rule()  # a bad PADDLE_CNN_BLAS_CONV / _CONV_RULE: one line, before anything is written
     exp = get_experiment(name)
     folder = os.path.join(logdir or default_logdir(plans[0].profile if plans else None), exp.name)
     data = DataCache(data_dir, folder, log)

@@ -16,8 +16,10 @@ tests/test_blas_conv.py). Measured on paddle 3.3.1, 2-core CPU (BENCHMARKS.md, l
    paddle's CPU generator makes ~94 M numbers/s; forward + backward on 128 x 64 x 32 x 32 156 -> 110 ms.
 4. Conv2D on numpy's BLAS (training/blas_conv.py, a PyLayer: forward, input and weight gradients) for the other
    shapes where it measured faster (`paddle-cnn bench` times every convolution both ways and says where this rule
-   is wrong): GEMMs deep and wide enough (BLAS_MIN_DEPTH, BLAS_MIN_COUT: thin GEMMs and few input channels lose),
-   weights that fit the cache (BLAS_MAX_WEIGHTS) and enough work per call (BLAS_MIN_MACS). While it is on, paddle's
+   is wrong). Where it wins depends on the CPU: paddle's kernel is built on Intel's MKL, numpy's on OpenBLAS, and
+   MKL runs slower code on AMD processors, so the rule is a table per vendor (CONV_RULES, chosen from the CPU's
+   vendor_id or PADDLE_CNN_CONV_RULE): on Intel only deep, wide GEMMs with weights that fit the cache and enough
+   work per call; on AMD every convolution but the thinnest, small maps included. While it is on, paddle's
    OpenMP threads sleep as soon as a kernel ends (device.omp_blocktime(0)) instead of spinning for 200 ms on the
    cores numpy's BLAS threads need. Switch it off with TrainConfig(blas_conv=False) or PADDLE_CNN_BLAS_CONV=0.
    Outside fit it runs only when asked for (cpu_kernels(model, blas_conv=None or True)): a PyLayer returns a
@@ -30,21 +32,55 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from paddle_cnn.device import omp_blocktime
+from paddle_cnn.device import cpu_info, omp_blocktime
 from paddle_cnn.training import blas_conv
 
-GEMM_MAX_PIXELS = 4       # kernel 2 up to this many output pixels per image
-BLAS_MIN_DEPTH = 128      # kernel 4 from this Cin*kh*kw (GEMM depth) ...
-BLAS_MIN_COUT = 64        # ... and this many output channels (GEMM width) ...
-BLAS_MAX_WEIGHTS = 2**22  # ... up to this many weights (larger weight matrices are re-read per chunk of images) ...
-BLAS_MIN_MACS = 50e6      # ... from this many multiply-accumulates per call (batch x output pixels x depth x Cout)
+GEMM_MAX_PIXELS = 4       # kernel 2 up to this many output pixels per image (unless the rule gives them to kernel 4)
 BLAS_ENV = "PADDLE_CNN_BLAS_CONV"
+RULE_ENV = "PADDLE_CNN_CONV_RULE"
+
+
+@dataclass(frozen=True)
+class ConvRule:
+    """Where kernel 4 (numpy's BLAS) runs instead of paddle's kernel or kernel 2, measured per CPU vendor
+    (BENCHMARKS.md, lever 10: every convolution of the models timed both ways)."""
+    min_depth: int          # from this Cin*kh*kw (GEMM depth) ...
+    min_cout: int           # ... and this many output channels (GEMM width) ...
+    max_weights: int        # ... up to this many weights (larger weight matrices are re-read per chunk of images) ...
+    min_macs: float         # ... from this many multiply-accumulates per call (batch x output pixels x depth x Cout)
+    small_maps_from: int    # maps of at most GEMM_MAX_PIXELS output pixels: kernel 4 from this many, else kernel 2
+
+
+CONV_RULES = {
+    # 2-core Xeon (AVX-512): thin GEMMs, few input channels and small calls lose; 512 x 3x3 on 2x2 maps: kernel 2
+    "intel": ConvRule(min_depth=128, min_cout=64, max_weights=2**22, min_macs=50e6,
+                      small_maps_from=GEMM_MAX_PIXELS + 1),
+    # 2-core EPYC: kernel 4 won 2-13x on 1x1 to 11x11 convolutions from 16 outputs, 1.3-2x on 3-channel inputs,
+    # 1.3-2.4x on 2x2 maps; LeNet's 6-output convolutions, 1-pixel outputs and 26 M weights on 2x2 lose
+    "amd": ConvRule(min_depth=27, min_cout=16, max_weights=2**24, min_macs=0, small_maps_from=2),
+}
+
+
+def conv_rule_name() -> str:
+    """PADDLE_CNN_CONV_RULE, else the CPU vendor's rule: 'amd' on AuthenticAMD, 'intel' elsewhere (the cautious
+    one, for CPUs nobody measured)."""
+    name = os.environ.get(RULE_ENV, "").strip()
+    if not name:
+        return "amd" if cpu_info("vendor_id") == "AuthenticAMD" else "intel"
+    if name not in CONV_RULES:
+        raise ValueError(f"{RULE_ENV}={name!r} must be one of {', '.join(CONV_RULES)} (or unset: the CPU's vendor)")
+    return name
+
+
+def conv_rule() -> ConvRule:
+    return CONV_RULES[conv_rule_name()]
 
 
 def blas_conv_wanted(setting: bool | None = None) -> bool:
@@ -112,7 +148,8 @@ class BlasConv(paddle.autograd.PyLayer):
 class FastConv2D(nn.Conv2D):
     """paddle.nn.Conv2D with the [C, 1, 1] bias add, the batch-wide GEMM for small outputs and numpy's BLAS."""
 
-    blas = True  # kernel 4 allowed (apply_cpu_kernels sets it per layer)
+    blas = True  # kernel 4 allowed (apply_cpu_kernels sets it and the rule per layer)
+    rule = CONV_RULES["intel"]
 
     def forward(self, x):
         kernel = self.kernel_for(x.shape, x.dtype)
@@ -136,14 +173,13 @@ class FastConv2D(nn.Conv2D):
         ho, wo = self._out_hw(*shape[2:])
         if ho <= 0 or wo <= 0:
             return "paddle"  # paddle's own error for an input smaller than the kernel
-        if ho * wo <= GEMM_MAX_PIXELS:
-            return "gemm"
         cout, cin, kh, kw = self.weight.shape
-        depth = cin * kh * kw
-        if self.blas and dtype == paddle.float32 and depth >= BLAS_MIN_DEPTH and cout >= BLAS_MIN_COUT \
-                and depth * cout <= BLAS_MAX_WEIGHTS and shape[0] * ho * wo * depth * cout >= BLAS_MIN_MACS:
-            return "blas"
-        return "paddle"
+        depth, r = cin * kh * kw, self.rule
+        blas = self.blas and dtype == paddle.float32 and depth >= r.min_depth and cout >= r.min_cout \
+            and depth * cout <= r.max_weights and shape[0] * ho * wo * depth * cout >= r.min_macs
+        if ho * wo <= GEMM_MAX_PIXELS:
+            return "blas" if blas and ho * wo >= r.small_maps_from else "gemm"
+        return "blas" if blas else "paddle"
 
     def _gemm_conv(self, x):
         n = x.shape[0]
@@ -182,7 +218,7 @@ def apply_cpu_kernels(model: nn.Layer, blas_conv: bool | None = False) -> list:
     """Swap the fast kernels into `model`'s layers in place; returns what `restore` needs to swap them back.
     blas_conv: kernel 4 allowed (None: PADDLE_CNN_BLAS_CONV decides, on unless 0; fit passes None). Layers
     already swapped (an enclosing cpu_kernels) are left as they are."""
-    blas = blas_conv_wanted(blas_conv)
+    blas, rule = blas_conv_wanted(blas_conv), conv_rule()
     swapped = []
     for layer in model.sublayers(include_self=True):
         fast = _fast_class(layer)
@@ -190,7 +226,7 @@ def apply_cpu_kernels(model: nn.Layer, blas_conv: bool | None = False) -> list:
             swapped.append((layer, type(layer)))
             layer.__class__ = fast
             if fast is FastConv2D:
-                layer.blas = blas
+                layer.blas, layer.rule = blas, rule
     return swapped
 
 
@@ -198,6 +234,7 @@ def restore(swapped: list) -> None:
     for layer, cls in swapped:
         layer.__class__ = cls
         layer.__dict__.pop("blas", None)
+        layer.__dict__.pop("rule", None)
 
 
 @contextlib.contextmanager
