@@ -17,7 +17,7 @@ tests/test_blas_conv.py). Measured on paddle 3.3.1, 2-core CPU (BENCHMARKS.md, l
 4. Conv2D on numpy's BLAS (training/blas_conv.py, a PyLayer: forward, input and weight gradients) for the other
    shapes where it measured faster (`paddle-cnn bench` times every convolution both ways and says where this rule
    is wrong). Where it wins depends on the CPU: paddle's kernel is built on Intel's MKL, numpy's on OpenBLAS, and
-   MKL runs slower code on AMD processors, so the rule is a table per vendor (CONV_RULES, chosen from the CPU's
+   on an AMD EPYC MKL measured far behind, so the rule is a table per vendor (CONV_RULES, chosen from the CPU's
    vendor_id or PADDLE_CNN_CONV_RULE): on Intel only deep, wide GEMMs with weights that fit the cache and enough
    work per call; on AMD every convolution but the thinnest, small maps included. While it is on, paddle's
    OpenMP threads sleep as soon as a kernel ends (device.omp_blocktime(0)) instead of spinning for 200 ms on the
