@@ -22,8 +22,9 @@ $(VENV26)/.installed: pyproject.toml
 	$(PY26) -m pip install $(PIP_FLAGS) -e ".[test]" "paddlepaddle==2.6.2" "numpy<2"
 	touch $@
 
-# the main job: article 002's max-pool vs stride-2 LeNet on the embedded real MNIST digits, 3 seeds (~5 min on a
-# fresh 2-core machine: ~1 min 15 s of set-up, 3-4 min of training); notebook 03 then shows (reuses) these runs
+# the main job: article 002's max-pool vs stride-2 LeNet on the embedded real MNIST digits, 3 seeds (2.5-5 min on
+# a fresh 2-core machine: about 1 min of set-up, 1 min 40 s of training on an AMD EPYC, 3-4 min on a Xeon);
+# notebook 03 then shows (reuses) these runs
 demo: $(VENV)/.installed
 	$(PY) -m paddle_cnn run pool-vs-stride --profile quick --seeds 3
 	@echo "notebook:     $(VENV)/bin/jupyter lab notebooks/03_pool_vs_stride2_mnist.ipynb"

@@ -370,7 +370,7 @@ def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
     import platform
 
     from paddle_cnn.models import list_models, model_spec
-    out = {"date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": cpu_info("model name") or "unknown",
+    out = {"tiny": tiny, "date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": cpu_info("model name") or "unknown",
            "paddle": paddle.__version__, "python": platform.python_version(), "device": paddle.get_device()}
     log("1/5 our fit vs paddle.Model.fit (lenet, mnist-5k)")
     out["training"] = hapi_vs_fit(epochs=1 if tiny else 3, train_limit=256 if tiny else None)
@@ -430,9 +430,9 @@ def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
                       *([] if tiny else [("alexnet", (3, 64, 64), 64), ("googlenet", (3, 64, 64), 32)]))
                      for row in conv_kernels(name, shape, batch, steps=1 if tiny else 3)]
     if profiles:
-        log("   whole quick-profile experiments, lever 10 then paddle's convolutions")
-        out["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else PROFILE_EXPERIMENTS,
-                                             FASTEST if tiny else CPU_DEFAULT)
+        profile = FASTEST if tiny else CPU_DEFAULT
+        log(f"   whole {profile}-profile experiments, lever 10 then paddle's convolutions")
+        out["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else PROFILE_EXPERIMENTS, profile)
     return out
 
 
@@ -462,9 +462,12 @@ def bench_markdown(r: dict) -> str:
              f"Measured {r['date']} on {r['cores']} cores ({r['cpu']}), paddle {r['paddle']}, python {r['python']}, "
              f"device {r['device']}, by `paddle-cnn bench`. Every figure that matters is a ratio taken in one "
              "process, so the shared machine's noise cancels.", "",
+             *(["**`--tiny`: a seconds-long check that the bench runs (batches of 4-8, one step each, the smoke "
+                "profile). Its figures are not measurements: run `paddle-cnn bench` without --tiny for those.**",
+                ""] if r.get("tiny") else []),
              "## 1. Our fit vs paddle.Model.fit (goal: at least 3x faster)", "",
              f"lenet on mnist-5k ({t['train_images']} training images), Adam 0.001, batch {t['batch']}, "
-             f"{t['epochs']} epochs, same seed.", "",
+             f"{t['epochs']} epoch{'s' * (t['epochs'] != 1)}, same seed.", "",
              Table([{"": f"paddle.Model.fit + DataLoader(MNIST, ToTensor, Normalize), {k} thread(s)",
                      "s/epoch": v, "test acc": t["hapi_test_acc"] if int(k) == int(t["hapi_threads"]) else ""}
                     for k, v in t["hapi_s_per_epoch_by_threads"].items()] +

@@ -33,6 +33,8 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
     assert "## 5. Convolutions on numpy's BLAS" in text and "rule_right" in text
     assert "Speed-up" in text and "matmul peak" in text and "Peak memory" in text and "Ceiling" in text
     assert "Fastest convolution" in text
+    assert "**`--tiny`: a seconds-long check" in text  # it says its figures are no measurement
+    assert f"with the `{b['rule']}` rule" in text
     assert text.endswith("## Levers\n\n1. a lever we measured\n") and "# old" not in text  # record kept
 
 

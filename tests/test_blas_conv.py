@@ -268,3 +268,23 @@ def test_a_bad_switch_value_is_refused_by_the_cli_before_anything_is_written(mon
     o = cli("run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path / "logs"))
     refused(o, RULE_ENV, "'arm'", "must be one of")
     assert snapshot(tmp_path / "logs") == {}
+
+
+def test_a_runs_record_says_what_its_convolutions_ran_on(monkeypatch, tmp_path):
+    """results.json (each run's settings) and results.md name the kernels: a run with lever 10 off must not read
+    like one with it on (finished runs are reused, so the record is the only trace)."""
+    import json
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from attacks import cli
+    monkeypatch.setenv(RULE_ENV, "amd")
+    seen = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(BLAS_ENV, switch)
+        logs = tmp_path / f"logs{switch}"
+        o = cli("run", "lenet-mnist", "--profile", "smoke", "--seeds", "1", "--logdir", str(logs))
+        assert o.code == 0, o.err[-2000:]
+        results = json.loads((logs / "lenet-mnist" / "results.json").read_text())
+        seen[switch] = {r["settings"]["convolutions"] for r in results["runs"]}
+        assert f"**Convolutions**: {min(seen[switch])}" in (logs / "lenet-mnist" / "results.md").read_text()
+    assert seen["1"] == {"numpy's BLAS where the amd rule picks it (lever 10), else paddle's and lever 3's"}
+    assert seen["0"] == {f"paddle's and lever 3's ({BLAS_ENV}=0 or blas_conv=False)"}

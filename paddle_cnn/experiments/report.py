@@ -233,6 +233,9 @@ def sections(results) -> list[tuple[str, object]]:
     data = sorted({r.get("settings", {}).get("dataset", exp.dataset) for r in results.get("runs", [])}
                   or ({exp.dataset} - {""}))
     parts += [("md", f"**Data**: {describe_dataset(d)}") for d in data if describe_dataset(d)]
+    convs = sorted({r["settings"]["convolutions"] for r in results.get("runs", [])
+                    if r.get("settings", {}).get("convolutions")})
+    parts += [("md", "**Convolutions**: " + "; ".join(convs))] if convs else []
     if exp.assumed:
         parts.append(("md", "**Settings the article does not print, assumed here:**\n\n"
                       + "\n".join(f"- {a}" for a in exp.assumed)))

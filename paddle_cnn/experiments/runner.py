@@ -96,11 +96,12 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
     model, shape = build_model(plan, splits)
     table = layer_table(model, shape, plan.model)
     log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set):,} train / {len(held):,} eval images, "
-        f"{'x'.join(map(str, shape))}), {c.epochs} epochs")
+        f"{'x'.join(map(str, shape))}), {c.epochs} epoch{'s' * (c.epochs != 1)}")
     t0 = time.perf_counter()
     hist = fit(model, train_set, held, c, run_callbacks(plan, folder, resume, log), name=plan.key,
                progress=progress, log=log)
     seconds = time.perf_counter() - t0
+    from paddle_cnn.training.cpu_kernels import convolutions_used
     ev = evaluate(model, DeviceData(test, size=shape[1:], channels=shape[0])) if "eval" in splits else \
         {"acc": hist["eval_acc"][-1], "top2": hist["eval_top2"][-1]}  # a held-out eval split: test once at the end
     return {"run": plan.key, "label": plan.label, "model": plan.model, "seed": plan.seed,
@@ -109,7 +110,9 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
             "best_eval_acc": max(hist["eval_acc"]), "train_seconds": seconds, "num_classes": len(train_set.classes),
             "train_images": len(train_set), "test_images": len(test),
             "history": hist, "settings": {**c.as_dict(), "dataset": d.name, "train_subset": d.train_subset,
-                                          "test_subset": d.test_subset}}
+                                          "test_subset": d.test_subset,
+                                          "convolutions": convolutions_used(not device.is_gpu(), c.cpu_kernels,
+                                                                            c.blas_conv)}}
 
 
 def run_callbacks(plan: TrainPlan, folder: str, resume: bool, log) -> list:

@@ -237,6 +237,18 @@ def restore(swapped: list) -> None:
         layer.__dict__.pop("rule", None)
 
 
+def convolutions_used(on_cpu: bool, enabled: bool = True, blas_conv: bool | None = None) -> str:
+    """What fit's convolutions run on, in words, for a run's record (fit's arguments: TrainConfig.cpu_kernels and
+    .blas_conv)."""
+    if not on_cpu:
+        return "paddle's (GPU)"
+    if not enabled:
+        return "paddle's (cpu_kernels off)"
+    if not blas_conv_wanted(blas_conv):
+        return f"paddle's and lever 3's ({BLAS_ENV}=0 or blas_conv=False)"
+    return f"numpy's BLAS where the {conv_rule_name()} rule picks it (lever 10), else paddle's and lever 3's"
+
+
 @contextlib.contextmanager
 def cpu_kernels(model: nn.Layer, enabled: bool = True, blas_conv: bool | None = False):
     """The model with the CPU kernels swapped in for the block (nothing when enabled is False); blas_conv as
