@@ -462,7 +462,7 @@ def bench_markdown(r: dict) -> str:
              f"Measured {r['date']} on {r['cores']} cores ({r['cpu']}), paddle {r['paddle']}, python {r['python']}, "
              f"device {r['device']}, by `paddle-cnn bench`. Every figure that matters is a ratio taken in one "
              "process, so the shared machine's noise cancels.", "",
-             *(["**`--tiny`: a seconds-long check that the bench runs (batches of 4-8, one step each, the smoke "
+             *(["**`--tiny`: a seconds-long check that the bench runs (small batches, a step or a few each, the smoke "
                 "profile). Its figures are not measurements: run `paddle-cnn bench` without --tiny for those.**",
                 ""] if r.get("tiny") else []),
              "## 1. Our fit vs paddle.Model.fit (goal: at least 3x faster)", "",

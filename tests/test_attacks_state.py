@@ -271,6 +271,8 @@ RESULTS_ATTACKS = {
     "an accuracy of 7.5": (lambda r: r["runs"][0].update(test_acc=7.5), "runs[0] test_acc is 7.5, not an accuracy"),
     "a history accuracy of -3": (lambda r: r["runs"][1]["history"]["eval_acc"].__setitem__(0, -3),
                                  "runs[1] history eval_acc[0] is -3, not an accuracy"),
+    "convolutions as a list": (lambda r: r["runs"][0]["settings"].update(convolutions=["blas"]),
+                               "runs[0] settings convolutions is a list, not a string"),
 }
 
 

@@ -233,9 +233,12 @@ def sections(results) -> list[tuple[str, object]]:
     data = sorted({r.get("settings", {}).get("dataset", exp.dataset) for r in results.get("runs", [])}
                   or ({exp.dataset} - {""}))
     parts += [("md", f"**Data**: {describe_dataset(d)}") for d in data if describe_dataset(d)]
-    convs = sorted({r["settings"]["convolutions"] for r in results.get("runs", [])
-                    if r.get("settings", {}).get("convolutions")})
-    parts += [("md", "**Convolutions**: " + "; ".join(convs))] if convs else []
+    runs = results.get("runs", [])
+    convs = sorted({r["settings"]["convolutions"] for r in runs if r.get("settings", {}).get("convolutions")})
+    unknown = sum(not r.get("settings", {}).get("convolutions") for r in runs)
+    parts += [("md", "**Convolutions**: " + "; ".join(convs)
+               + (f" (not recorded for {unknown} run{'s' * (unknown != 1)} from before it was)" if unknown else ""))
+              ] if convs else []
     if exp.assumed:
         parts.append(("md", "**Settings the article does not print, assumed here:**\n\n"
                       + "\n".join(f"- {a}" for a in exp.assumed)))

@@ -39,6 +39,8 @@ def _run(r: dict, i: int) -> None:
     for k in RUN_MEASURES:
         if r.get(k) is not None:
             _measure(k, r[k], f"{where} {k}")
+    if "convolutions" in r.get("settings", {}):  # what the run's convolutions ran on (the reports print it)
+        jc.text(r["settings"]["convolutions"], f"{where} settings convolutions")
     jc.whole(r["epochs"], f"{where} epochs", 1)
     for k in PLOTTED:
         jc.key(r["history"], k, f"{where} history")

@@ -111,7 +111,7 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
             "train_images": len(train_set), "test_images": len(test),
             "history": hist, "settings": {**c.as_dict(), "dataset": d.name, "train_subset": d.train_subset,
                                           "test_subset": d.test_subset,
-                                          "convolutions": convolutions_used(not device.is_gpu(), c.cpu_kernels,
+                                          "convolutions": convolutions_used(not device.gpu_paths(), c.cpu_kernels,
                                                                             c.blas_conv)}}
 
 

@@ -62,8 +62,9 @@ CONV_RULES = {
     # 2-core Xeon (AVX-512): thin GEMMs, few input channels and small calls lose; 512 x 3x3 on 2x2 maps: kernel 2
     "intel": ConvRule(min_depth=128, min_cout=64, max_weights=2**22, min_macs=50e6,
                       small_maps_from=GEMM_MAX_PIXELS + 1),
-    # 2-core EPYC: kernel 4 won 2-13x on 1x1 to 11x11 convolutions from 16 outputs, 1.3-2x on 3-channel inputs,
-    # 1.3-2.4x on 2x2 maps; LeNet's 6-output convolutions, 1-pixel outputs and 26 M weights on 2x2 lose
+    # 2-core EPYC (BENCHMARKS.md section 5 and lever 10): kernel 4 won 1.1-14x on 1x1 to 11x11 convolutions from
+    # 16 outputs, 3-channel inputs and 2x2 maps included; LeNet's 6-output convolutions, 1-pixel outputs and 26 M
+    # weights on 2x2 lost
     "amd": ConvRule(min_depth=27, min_cout=16, max_weights=2**24, min_macs=0, small_maps_from=2),
 }
 
@@ -71,7 +72,7 @@ CONV_RULES = {
 def conv_rule_name() -> str:
     """PADDLE_CNN_CONV_RULE, else the CPU vendor's rule: 'amd' on AuthenticAMD, 'intel' elsewhere (the cautious
     one, for CPUs nobody measured)."""
-    name = os.environ.get(RULE_ENV, "").strip()
+    name = os.environ.get(RULE_ENV, "").strip().lower()
     if not name:
         return "amd" if cpu_info("vendor_id") == "AuthenticAMD" else "intel"
     if name not in CONV_RULES:
