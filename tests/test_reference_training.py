@@ -281,3 +281,54 @@ def test_the_thread_count_follows_the_work_of_a_step_not_of_one_image(monkeypatc
 
 if os.environ.get("PADDLE_CNN_TEST_GPU_PATHS"):  # the CPU thread policy does not run on the GPU branch
     del test_the_thread_count_follows_the_work_of_a_step_not_of_one_image
+
+
+# --- the split a run evaluates on ------------------------------------------------------------------------------------
+
+def test_a_run_evaluates_its_epochs_on_the_eval_split_and_tests_once_on_the_test_split(tmp_path):
+    """List files whose Eval.txt and Test.txt name the same 7 images with opposite labels (2 classes): the run's
+    last eval accuracy must be what the test measures itself on Eval.txt with the final weights (read from the
+    checkpoint, images normalised here by hand), its test accuracy the same on Test.txt: the two add to 1."""
+    import json
+
+    from PIL import Image
+    from safetensors.numpy import load_file
+
+    from paddle_cnn.data import load_dataset
+    from paddle_cnn.experiments import runner
+    from paddle_cnn.experiments.plans import DataSpec, TrainPlan
+    from paddle_cnn.models import create_model
+    root = tmp_path / "caltech16"
+    (root / "Images").mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    files = []
+    for i in range(23):
+        cls = i % 2
+        pixels = rng.randint(0, 120, (28, 28, 3)) + 120 * cls  # class 1 brighter: learnable
+        Image.fromarray(pixels.astype(np.uint8)).save(root / "Images" / f"im{i:02d}.png")
+        files.append((f"im{i:02d}.png", cls))
+    train, held = files[:16], files[16:]
+    (root / "Train.txt").write_text("".join(f"{f} {c}\n" for f, c in train))
+    (root / "Eval.txt").write_text("".join(f"{f} {c}\n" for f, c in held))
+    (root / "Test.txt").write_text("".join(f"{f} {1 - c}\n" for f, c in held))
+    splits = load_dataset("caltech16", str(tmp_path), size=28)
+    plan = TrainPlan("classic-caltech16", "smoke", "lenet", 0, "lenet", {}, DataSpec("caltech16"),
+                     TrainConfig(epochs=2, batch_size=8, lr=0.01, input_size=28))
+    folder = tmp_path / "logs" / "classic-caltech16"
+    folder.mkdir(parents=True)
+    row = runner.train(plan, str(folder), splits, False, False, lambda *a: None)
+    ckpt = folder / "_checkpoints" / plan.key
+    latest = json.loads((ckpt / "latest.json").read_text())
+    name = next(v for v in latest.values() if isinstance(v, str) and v.startswith("epoch-"))
+    paddle.seed(0)
+    model = create_model("lenet", num_classes=2, in_channels=3, input_size=28)
+    model.set_state_dict({k: paddle.to_tensor(v) for k, v in load_file(str(ckpt / name / "model.safetensors")).items()})
+    model.eval()
+    pixels = np.stack([np.asarray(Image.open(root / "Images" / f)).transpose(2, 0, 1) for f, _ in held]) / 255.0
+    mean, std = np.array([0.485, 0.456, 0.406])[:, None, None], np.array([0.229, 0.224, 0.225])[:, None, None]
+    with paddle.no_grad():
+        pred = model(paddle.to_tensor(((pixels - mean) / std).astype(np.float32))).numpy().argmax(1)
+    eval_acc = np.mean(pred == np.array([c for _, c in held]))
+    assert row["history"]["eval_acc"][-1] == pytest.approx(eval_acc)
+    assert row["test_acc"] == pytest.approx(1 - eval_acc)
+    assert row["num_classes"] == 2  # ln(2) is what its training-loss drop is measured against
