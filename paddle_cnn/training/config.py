@@ -1,7 +1,8 @@
 """TrainConfig: every training setting in one visible block, with its default and unit, validated in one place.
 
 A run's identity (what its checkpoints and results are keyed by) is its config plus what it trains on; the
-fields marked `identity=False` change how fast a run goes, never what it computes.
+fields marked `identity=False` change how fast a run goes, never what it computes beyond float32 rounding (the
+thread count and the BLAS convolution add the same terms in another order; tests/test_reference_identity.py).
 """
 from __future__ import annotations
 
