@@ -125,6 +125,26 @@ def test_crop_offsets_are_uniform_and_independent_on_each_axis():
     assert np.mean(dy == dx) < 0.2  # 1/9 when independent
 
 
+def test_a_subset_is_stratified_random_within_each_class_and_fixed_by_its_seed():
+    """A subset of 1,000 of 10,000 images in 10 classes stored class by class: 100 of each class, each image's
+    pixels still beside its label, and the picks spread over each class's images (their ranks uniform over
+    0..999, a Kolmogorov-Smirnov test with scipy), not its first 100; the same for a seed, another for another."""
+    k, per_class = 10, 1000
+    labels = np.repeat(np.arange(k), per_class).astype(np.int64)
+    images = np.arange(k * per_class, dtype=np.float32)[:, None, None, None]  # pixel = the image's index
+    s = ImageSet(images, labels, [str(c) for c in range(k)], "t", (0.0,), (1.0,))
+    sub = s.subset(1000, seed=0)
+    picked = sub.images[:, 0, 0, 0].astype(np.int64)
+    np.testing.assert_array_equal(sub.labels, labels[picked])
+    assert np.bincount(sub.labels, minlength=k).tolist() == [100] * k
+    ranks = picked - labels[picked] * per_class  # position within its class
+    assert scipy_stats.kstest((ranks + 0.5) / per_class, "uniform").pvalue > 1e-3
+    assert len(np.unique(picked)) == 1000
+    np.testing.assert_array_equal(s.subset(1000, seed=0).images, sub.images)
+    assert not np.array_equal(s.subset(1000, seed=1).images, sub.images)
+    assert s.subset(None) is s and s.subset(10 ** 6) is s
+
+
 def test_augmentation_acts_on_pixels_before_normalisation():
     """The crop pads with black pixels (0), which normalise to -mean/std; grayscale mixes the raw R, G, B with
     0.299 / 0.587 / 0.114 and then each channel is normalised with its own mean and std."""

@@ -110,3 +110,14 @@ def test_a_speed_only_setting_leaves_the_weights(name):
         else:
             np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(hist["train_loss"], hist2["train_loss"], rtol=1e-5)
+
+
+def test_the_fingerprint_does_not_depend_on_the_order_settings_were_written_in():
+    """The same model options written in two orders are the same plan (a notebook's dict and the CLI's need not
+    agree on order); hashed with sort_keys, as json.dumps documents, the blob is the same."""
+    from paddle_cnn.training.checkpoint import fingerprint
+    plan = base_plan()
+    a = dataclasses.replace(plan, model_kw={"lrn": True, "dropout": 0.5, "bn": False})
+    b = dataclasses.replace(plan, model_kw={"bn": False, "dropout": 0.5, "lrn": True})
+    assert a.fingerprint == b.fingerprint != plan.fingerprint
+    assert fingerprint({"x": 1, "y": {"p": 2, "q": 3}}) == fingerprint({"y": {"q": 3, "p": 2}, "x": 1})

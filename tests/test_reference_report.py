@@ -134,6 +134,22 @@ def test_every_visualdl_tag_is_the_history_series_of_its_name(tmp_path):
     assert_tags_are_history(read_tags(tmp_path / "r"), hist)
 
 
+def test_the_batch_loss_curve_shows_each_windows_last_step(tmp_path):
+    """train/batch_loss through VisualDL's reader: with a read every step it is each step's loss (their
+    size-weighted mean per epoch, by numpy here, is the epoch's train_loss); read every 2 steps, a point at each
+    even step (and the epoch's last) carrying that step's loss, not the window's mean."""
+    c = TrainConfig(epochs=2, batch_size=8, lr=0.05, sync_every=1)  # 40 images: 5 steps of 8 per epoch
+    hist = fit(_model(), _data(), None, c, [VisualDLLogger(str(tmp_path), "each")], **QUIET)
+    each = read_tags(tmp_path / "each")["train/batch_loss"]
+    assert [i for i, _ in each] == list(range(1, 11))
+    losses = np.array([v for _, v in each])
+    np.testing.assert_allclose(losses.reshape(2, 5).mean(axis=1), hist["train_loss"], rtol=1e-5)
+    fit(_model(), _data(), None, c.replace(sync_every=2), [VisualDLLogger(str(tmp_path), "two")], **QUIET)
+    two = read_tags(tmp_path / "two")["train/batch_loss"]
+    assert [i for i, _ in two] == [2, 4, 5, 7, 9, 10]
+    np.testing.assert_allclose([v for _, v in two], losses[[1, 3, 4, 6, 8, 9]], rtol=1e-5)
+
+
 class KillAfterCheckpoint(Checkpointer.__base__):
     """Dies after epoch `at`'s checkpoint was written and before its VisualDL points were."""
     order = 5

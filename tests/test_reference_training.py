@@ -285,6 +285,38 @@ if os.environ.get("PADDLE_CNN_TEST_GPU_PATHS"):  # the CPU thread policy does no
 
 # --- the split a run evaluates on ------------------------------------------------------------------------------------
 
+def caltech_lists(tmp_path):
+    """23 images of 2 classes (class 1 brighter: learnable) in AI Studio's list-file layout: 16 in Train.txt, the
+    other 7 in both Eval.txt and Test.txt with opposite labels (Eval's the true ones)."""
+    from PIL import Image
+    root = tmp_path / "caltech16"
+    (root / "Images").mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    files = []
+    for i in range(23):
+        cls = i % 2
+        pixels = rng.randint(0, 120, (28, 28, 3)) + 120 * cls
+        Image.fromarray(pixels.astype(np.uint8)).save(root / "Images" / f"im{i:02d}.png")
+        files.append((f"im{i:02d}.png", cls))
+    train, held = files[:16], files[16:]
+    (root / "Train.txt").write_text("".join(f"{f} {c}\n" for f, c in train))
+    (root / "Eval.txt").write_text("".join(f"{f} {c}\n" for f, c in held))
+    (root / "Test.txt").write_text("".join(f"{f} {1 - c}\n" for f, c in held))
+    return root, held
+
+
+def train_on_lists(tmp_path, epochs, lr=0.01):
+    from paddle_cnn.data import load_dataset
+    from paddle_cnn.experiments import runner
+    from paddle_cnn.experiments.plans import DataSpec, TrainPlan
+    splits = load_dataset("caltech16", str(tmp_path), size=28)
+    plan = TrainPlan("classic-caltech16", "smoke", "lenet", 0, "lenet", {}, DataSpec("caltech16"),
+                     TrainConfig(epochs=epochs, batch_size=8, lr=lr, input_size=28))
+    folder = tmp_path / "logs" / "classic-caltech16"
+    folder.mkdir(parents=True)
+    return runner.train(plan, str(folder), splits, False, False, lambda *a: None), folder / "_checkpoints" / plan.key
+
+
 def test_a_run_evaluates_its_epochs_on_the_eval_split_and_tests_once_on_the_test_split(tmp_path):
     """List files whose Eval.txt and Test.txt name the same 7 images with opposite labels (2 classes): the run's
     last eval accuracy must be what the test measures itself on Eval.txt with the final weights (read from the
@@ -294,30 +326,9 @@ def test_a_run_evaluates_its_epochs_on_the_eval_split_and_tests_once_on_the_test
     from PIL import Image
     from safetensors.numpy import load_file
 
-    from paddle_cnn.data import load_dataset
-    from paddle_cnn.experiments import runner
-    from paddle_cnn.experiments.plans import DataSpec, TrainPlan
     from paddle_cnn.models import create_model
-    root = tmp_path / "caltech16"
-    (root / "Images").mkdir(parents=True)
-    rng = np.random.RandomState(0)
-    files = []
-    for i in range(23):
-        cls = i % 2
-        pixels = rng.randint(0, 120, (28, 28, 3)) + 120 * cls  # class 1 brighter: learnable
-        Image.fromarray(pixels.astype(np.uint8)).save(root / "Images" / f"im{i:02d}.png")
-        files.append((f"im{i:02d}.png", cls))
-    train, held = files[:16], files[16:]
-    (root / "Train.txt").write_text("".join(f"{f} {c}\n" for f, c in train))
-    (root / "Eval.txt").write_text("".join(f"{f} {c}\n" for f, c in held))
-    (root / "Test.txt").write_text("".join(f"{f} {1 - c}\n" for f, c in held))
-    splits = load_dataset("caltech16", str(tmp_path), size=28)
-    plan = TrainPlan("classic-caltech16", "smoke", "lenet", 0, "lenet", {}, DataSpec("caltech16"),
-                     TrainConfig(epochs=2, batch_size=8, lr=0.01, input_size=28))
-    folder = tmp_path / "logs" / "classic-caltech16"
-    folder.mkdir(parents=True)
-    row = runner.train(plan, str(folder), splits, False, False, lambda *a: None)
-    ckpt = folder / "_checkpoints" / plan.key
+    root, held = caltech_lists(tmp_path)
+    row, ckpt = train_on_lists(tmp_path, 2)
     latest = json.loads((ckpt / "latest.json").read_text())
     name = next(v for v in latest.values() if isinstance(v, str) and v.startswith("epoch-"))
     paddle.seed(0)
@@ -332,3 +343,28 @@ def test_a_run_evaluates_its_epochs_on_the_eval_split_and_tests_once_on_the_test
     assert row["history"]["eval_acc"][-1] == pytest.approx(eval_acc)
     assert row["test_acc"] == pytest.approx(1 - eval_acc)
     assert row["num_classes"] == 2  # ln(2) is what its training-loss drop is measured against
+
+
+def test_best_eval_accuracy_is_the_highest_of_the_epochs_not_the_last(tmp_path):
+    """A rate high enough that the eval accuracy falls again after its best epoch: the run's best_eval_acc is the
+    maximum of its epochs' eval accuracies, not the last."""
+    caltech_lists(tmp_path)
+    row, _ = train_on_lists(tmp_path, 5, lr=0.02)
+    accs = row["history"]["eval_acc"]
+    assert max(accs) > accs[-1], f"the eval accuracy never fell: {accs}"  # the case this test needs
+    assert row["best_eval_acc"] == max(accs)
+
+
+def test_the_quick_profiles_exponential_decay_scales_with_its_epochs():
+    """vgg16-cifar10: x0.1 every 100 of 200 epochs; the quick profile's 2 epochs decay every 100 * 2 / 200 = 1
+    epoch (by hand), and a real run with that plan's schedule steps like paddle's StepDecay of 1 epoch."""
+    from paddle_cnn.experiments.plans import plan_experiment
+    (plan,) = [p for p in plan_experiment("vgg16-cifar10", "quick", 1) if getattr(p, "config", None) is not None]
+    c = plan.config
+    assert (c.epochs, c.lr, c.gamma, c.lr_schedule) == (2, 0.1, 0.1, "exponential")
+    assert c.decay_epochs == pytest.approx(1.0)
+    tiny = c.replace(batch_size=BATCH, input_size=None, in_channels=None, augment=(), max_batches=None,
+                     optimizer="sgd", momentum=0.0, weight_decay=0.0)
+    ref = paddle.optimizer.lr.StepDecay(learning_rate=0.1, step_size=1 * SPE, gamma=0.1)
+    ours = run_lrs(tiny)
+    np.testing.assert_allclose(ours, paddle_lrs(ref, len(ours)), rtol=1e-9)

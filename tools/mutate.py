@@ -348,6 +348,16 @@ MUTATIONS = [
     M("ref: model options not in the identity", "paddle_cnn/experiments/plans.py",
       [('"model": self.model, "model_kw": {k: jsonable(v) for k, v in self.model_kw.items()}, "data": d,',
         '"model": self.model, "data": d,')], REF_ID),
+    M("ref: a profile's decay steps scaled the wrong way", "paddle_cnn/experiments/plans.py",
+      [('s["decay_epochs"] * epochs / full_epochs', 's["decay_epochs"] * full_epochs / epochs')], REF_TRAIN),
+    M("ref: a subset takes each class's first images", "paddle_cnn/data/common.py",
+      [("picks.append(rng.permutation(idx)[:per])", "picks.append(idx[:per])")], REF_DATA),
+    M("ref: the batch-loss point is its window's mean", "paddle_cnn/training/loop.py",
+      [("self.step, float(vals[-1])))", "self.step, float(vals.mean())))")], REF_REPORT),
+    M("ref: best eval accuracy is the last epoch's", "paddle_cnn/experiments/runner.py",
+      [('"best_eval_acc": max(hist["eval_acc"])', '"best_eval_acc": hist["eval_acc"][-1]')], REF_TRAIN),
+    M("ref: the fingerprint depends on key order", "paddle_cnn/training/checkpoint.py",
+      [('json.dumps(identity, sort_keys=True, separators', 'json.dumps(identity, separators')], REF_ID),
 ]
 
 
