@@ -3,20 +3,26 @@
 1. our fit against paddle.Model.fit (hapi) on LeNet / mnist-5k, and the floor of bare train steps;
 2. achieved GFLOP/s of train steps against numpy's matmul peak, with a per-layer breakdown;
 3. article 004's forward / forward-backward benchmark for every model (experiments/timing.py);
-4. peak memory of the main job."""
+4. peak memory of the main job;
+5. convolutions on numpy's BLAS before and after, and the thread count of a step (one or all cores for both
+   thread pools);
+6. the ratios of 1 and 5 again beside a CPU-bound load the bench starts and stops itself (`background_load`):
+   most CPU users share their cores."""
 from __future__ import annotations
 
 import contextlib
 import math
 import os
+import subprocess
+import sys
 import time
 import warnings
 
 import numpy as np
 import paddle
 
-from paddle_cnn.device import available_cores, cpu_info, cpu_threads, is_gpu, omp_blocktime, seed_everything, \
-    threads_for_step
+from paddle_cnn.device import SMALL_STEP_MACS, available_cores, cpu_info, cpu_threads, is_gpu, omp_blocktime, \
+    seed_everything, threads_for_step
 from paddle_cnn.experiments.timing import forward_backward_timing, model_and_macs as _model_and_macs, \
     timings as _timings
 from paddle_cnn.training.cpu_kernels import cpu_kernels
@@ -128,6 +134,57 @@ def blas_train_steps(name: str, batch_size: int = 128, rounds: int = 3, steps: i
             "blas_s": min(times[True]), "speedup": min(times[False]) / min(times[True]),
             "gflops_blas": 6 * macs * batch_size / min(times[True]) / 1e9,
             "loss_paddle": losses[False], "loss_blas": losses[True]}
+
+
+THREAD_CASES = (("lenet", (1, 28, 28), 64), ("convpool3", (3, 32, 32), 128), ("alexnet", (3, 64, 64), 64),
+                ("vgg16_cifar", (3, 32, 32), 128))  # the demo's, bn-ablation's, alexnet-mnist quick's, vgg16's
+
+
+def thread_choice_steps(cases=THREAD_CASES, rounds: int = 3, steps: int = 2) -> list[dict]:
+    """Is a step of this size faster on one thread for both pools (paddle's OpenMP and numpy's BLAS) or on all
+    cores? Train steps with fit's CPU kernels (the BLAS convolution where the rule picks it), 1 thread and all
+    cores alternated `rounds` times in this process, the best step of each; `chosen` is device.threads_for_step's
+    pick, `choice_right` whether it is the faster or the two are within 10%."""
+    rows = []
+    cores = available_cores()
+    for name, shape, batch in cases:
+        model, macs = _model_and_macs(name, shape)
+        step = _train_step(model, paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9,
+                                                            parameters=model.parameters()), batch, shape)
+        times = {1: [], cores: []}
+        for _ in range(rounds):
+            for n in times:
+                with cpu_threads(n):
+                    times[n] += _timings(step, steps)
+        best = {n: min(t) for n, t in times.items()}
+        chosen = threads_for_step(macs * batch)
+        rows.append({"model": name, "input": "x".join(map(str, shape)), "batch": batch,
+                     "step_gmacs": macs * batch / 1e9, "s_1_thread": best[1], f"s_{cores}_threads": best[cores],
+                     "one/all": best[1] / best[cores], "chosen": chosen,
+                     "choice_right": best[chosen] <= 1.1 * min(best.values())})
+    return rows
+
+
+BUSY = "import os, time\nparent, end = os.getppid(), time.time() + {seconds}\n" \
+       "while time.time() < end and os.getppid() == parent:\n    sum(range(10_000))\n"
+
+
+@contextlib.contextmanager
+def background_load(processes: int | None = None, seconds: float = 3 * 3600):
+    """A busy machine for the block: `processes` CPU-bound Python processes (default: one per core less one, at
+    least one: one other job on 2 cores), stopped when the block ends. Each also stops by itself after `seconds`
+    or when its parent is gone, so a killed bench leaves no load behind. Yields the number of processes."""
+    n = max(1, available_cores() - 1) if processes is None else processes
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY.format(seconds=float(seconds))], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+    try:
+        time.sleep(0.5)  # running before the first measurement
+        yield n
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
 
 
 @contextlib.contextmanager
@@ -364,17 +421,18 @@ def peak_rss_mb_of(args: list[str]) -> tuple[int, float]:
 PROFILE_EXPERIMENTS = ("vgg16-cifar10", "alexnet-mnist")  # the quick profiles lever 10 is for (convolution-bound)
 
 
-def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
+def run_bench(tiny: bool = False, log=print, profiles: bool = True, busy: bool = True) -> dict:
     """All measurements; tiny=True is the seconds-long version the tests run; profiles=False skips the
-    before/after wall times of whole quick-profile experiments (the longest part: ~20 minutes here)."""
+    before/after wall times of whole quick-profile experiments (the longest part: ~20 minutes here, twice that
+    when busy); busy=False skips section 6 (sections 1 and 5 again beside a CPU-bound load)."""
     import platform
 
     from paddle_cnn.models import list_models, model_spec
     out = {"tiny": tiny, "date": time.strftime("%Y-%m-%d"), "cores": available_cores(), "cpu": cpu_info("model name") or "unknown",
            "paddle": paddle.__version__, "python": platform.python_version(), "device": paddle.get_device()}
-    log("1/5 our fit vs paddle.Model.fit (lenet, mnist-5k)")
+    log("1/6 our fit vs paddle.Model.fit (lenet, mnist-5k)")
     out["training"] = hapi_vs_fit(epochs=1 if tiny else 3, train_limit=256 if tiny else None)
-    log("2/5 train-step GFLOP/s vs the matmul peak")
+    log("2/6 train-step GFLOP/s vs the matmul peak")
     # the shared machine's speed drifts within minutes (this peak read 160-310 GFLOP/s in different runs), so
     # it is measured before, between and after the train steps and the highest reading is the peak
     peaks = [matmul_peak_gflops(512 if tiny else 2048)]
@@ -390,7 +448,7 @@ def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
     out["matmul_peak_readings"] = peaks
     out["matmul_peak_gflops"] = max(peaks)
     out["efficiency"] = [dict(r, fraction_of_peak=r["gflops"] / out["matmul_peak_gflops"]) for r in eff]
-    log("3/5 forward and forward-backward per batch, every model at its native input")
+    log("3/6 forward and forward-backward per batch, every model at its native input")
     names = ["lenet", "convpool3"] if tiny else list_models()
     out["models"] = []
     gpu = is_gpu()
@@ -402,14 +460,20 @@ def run_bench(tiny: bool = False, log=print, profiles: bool = True) -> dict:
             amp = forward_backward_timing(name, shape, batch, steps=1 if tiny else 2, burn_in=1, amp=True)
             row.update({f"AMP {k}": amp[k] for k in ("forward s/batch", "forward-backward s/batch")})
         out["models"].append(row)
-    log("4/5 peak memory of the main job")
+    log("4/6 peak memory of the main job")
     from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
     cmd = ["run", "pool-vs-stride", "--profile", FASTEST if tiny else CPU_DEFAULT, "--seeds", "1", "--logdir", _tmpdir()]
     rc, mb = peak_rss_mb_of(cmd)
     out["demo_peak_rss_mb"] = {"command": "paddle-cnn " + " ".join(cmd[:-2]), "exit_code": rc, "peak_rss_mb": mb}
-    if gpu:  # lever 10 is a CPU kernel
-        return out
-    out["blas"] = _blas_section(tiny, profiles, out["matmul_peak_gflops"], log)
+    if not gpu:  # lever 10 is a CPU kernel
+        out["blas"] = _blas_section(tiny, profiles, out["matmul_peak_gflops"], log)
+    if busy:
+        with background_load() as n:
+            log(f"6/6 sections 1 and 5 again beside {n} CPU-bound process{'es' * (n > 1)} the bench started")
+            out["busy"] = {"processes": n, "training": hapi_vs_fit(epochs=1 if tiny else 3,
+                                                                   train_limit=256 if tiny else None)}
+            if not gpu:  # (--tiny: without whole runs, which the idle part already checks)
+                out["busy"]["blas"] = _blas_section(tiny, profiles and not tiny, out["matmul_peak_gflops"], log)
     return out
 
 
@@ -418,7 +482,7 @@ def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
     from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
     from paddle_cnn.training.blas_conv import CHUNK_BYTES
     from paddle_cnn.training.cpu_kernels import conv_rule_name
-    log("5/5 convolutions on numpy's BLAS (lever 10): before and after in this process")
+    log("5/6 convolutions on numpy's BLAS (lever 10): before and after in this process")
     out = {"chunk_mb": CHUNK_BYTES / 2**20, "rule": conv_rule_name(), "steps": [
         blas_train_steps(name, 8 if tiny else 128, rounds=1 if tiny else 4, steps=1 if tiny else 2)
         for name in ("vgg16_cifar", "convpool3")]}
@@ -429,6 +493,9 @@ def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
                       ("convpool3", (3, 32, 32), 8 if tiny else 128),
                       *([] if tiny else [("alexnet", (3, 64, 64), 64), ("googlenet", (3, 64, 64), 32)]))
                      for row in conv_kernels(name, shape, batch, steps=1 if tiny else 3)]
+    log("   one thread or all cores for both pools, per step size")
+    out["threads"] = thread_choice_steps((("lenet", (1, 28, 28), 8),) if tiny else THREAD_CASES,
+                                         rounds=1 if tiny else 3, steps=1 if tiny else 2)
     if profiles:
         profile = FASTEST if tiny else CPU_DEFAULT
         log(f"   whole {profile}-profile experiments, lever 10 then paddle's convolutions")
@@ -494,8 +561,62 @@ def bench_markdown(r: dict) -> str:
                     if r["models"] and "AMP forward s/batch" in r["models"][0] else [])).to_markdown(), "",
              "## 4. Peak memory of the main job (goal: at most 2 GB)", "",
              f"`{r['demo_peak_rss_mb']['command']}`: {r['demo_peak_rss_mb']['peak_rss_mb']:.0f} MB peak RSS "
-             f"(exit code {r['demo_peak_rss_mb']['exit_code']}).", "", *_blas_lines(r)]
+             f"(exit code {r['demo_peak_rss_mb']['exit_code']}).", "", *_blas_lines(r), *_busy_lines(r)]
     return "\n".join(lines)
+
+
+def profile_speedups(rows: list[dict]) -> dict:
+    """{experiment: wall with paddle's convolutions / wall with lever 10} of profile_wall_times' rows."""
+    wall = {(x["experiment"], x["convolutions"] == "paddle's"): x["wall_s"] for x in rows}
+    return {e: wall[(e, True)] / wall[(e, False)] for e, paddle_convs in wall if not paddle_convs}
+
+
+def busy_ratios(r: dict) -> list[dict]:
+    """The ratios measured both idle and busy, side by side: [{"ratio", "idle", "busy"}] (busy '' if absent)."""
+    def of(part):
+        if not part:
+            return {}
+        out = {"our fit / paddle.Model.fit (speed-up)": part["training"]["speedup"]}
+        b = part.get("blas")
+        if b:
+            for x in b["steps"]:
+                out[f"{x['model']} train step, lever 10 / paddle's convolutions"] = x["speedup"]
+            out["convolutions where the rule picks the faster (of all timed)"] = \
+                f"{sum(bool(x['rule_right']) for x in b['layers'])} of {len(b['layers'])}"
+            out["steps whose thread count is the faster (of all timed)"] = \
+                f"{sum(bool(x['choice_right']) for x in b['threads'])} of {len(b['threads'])}"
+            for e, v in profile_speedups(b.get("profiles") or []).items():
+                out[f"{e} whole run ({b['profiles'][0]['profile']}), lever 10 / paddle's convolutions"] = v
+        return out
+    idle, busy = of(r), of(r.get("busy"))
+    return [{"ratio": k, "idle": v, "busy": busy.get(k, "")} for k, v in idle.items()]
+
+
+def _busy_lines(r: dict) -> list[str]:
+    from paddle_cnn.text import Table
+    busy = r.get("busy")
+    if not busy:
+        return []
+    n = busy["processes"]
+    out = [f"## 6. The same ratios on a busy machine ({n} other CPU-bound process{'es' * (n > 1)})", "",
+           f"Sections 1 and 5 again, with {n} busy Python process{'es' * (n > 1)} started by the bench beside "
+           f"this one on its {r['cores']} cores (most CPU users share their cores: AI Studio, lab servers, CI). "
+           "fit bounds numpy's BLAS threads to the count it chose for paddle's, so the two pools do not "
+           "oversubscribe the cores the other job leaves:", "",
+           Table(busy_ratios(r), ["ratio", "idle", "busy"]).to_markdown(), ""]
+    b = busy.get("blas")
+    if b:
+        out += ["One thread or all cores for both pools, busy:", "", _threads_table(b["threads"]), ""]
+        if b.get("profiles"):
+            out += ["Whole experiments, busy:", "",
+                    Table(b["profiles"], ["experiment", "profile", "data", "convolutions", "wall_s", "train_s",
+                                          "test_acc"]).to_markdown(), ""]
+    return out
+
+
+def _threads_table(rows: list[dict]) -> str:
+    from paddle_cnn.text import Table
+    return Table(rows, [k for k in rows[0] if k != "step_gmacs"] if rows else []).to_markdown()
 
 
 def _blas_lines(r: dict) -> list[str]:
@@ -522,6 +643,10 @@ def _blas_lines(r: dict) -> list[str]:
             f"within 10% ({len(layers) - len(wrong)} of {len(layers)} right):", "",
             Table(layers, ["model", "layer", "config", "input", "paddle_ms", "blas_ms", "paddle/blas", "rule",
                            "rule_right"]).to_markdown(), ""]
+    out += [f"Train steps on one thread or all {r['cores']} cores, for paddle's OpenMP and numpy's BLAS alike "
+            "(fit gives both pools the same count), alternated in this process; `chosen` is fit's pick "
+            f"(one thread below {SMALL_STEP_MACS / 1e9:g} G forward MACs per step), `choice_right` whether it is the "
+            "faster or within 10%:", "", _threads_table(b["threads"]), ""]
     if b.get("profiles"):
         out += ["Whole experiments (`run_experiment`, fresh log folders, 1 seed), lever 10 first (it pays the "
                 "process's warm-up), then paddle's convolutions, in this process. The two runs of a seed differ by "

@@ -52,12 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("experiment")
     rp.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: as for run)")
     b = sub.add_parser("bench", help="performance: our fit vs paddle.Model.fit, GFLOP/s vs the matmul peak, "
-                                     "per-model timings, peak memory, the BLAS convolutions before/after")
+                                     "per-model timings, peak memory, the BLAS convolutions before/after, all of it idle "
+                                     "and beside a CPU-bound load")
     b.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
     b.add_argument("--write", metavar="FILE", help="write the Markdown report (e.g. BENCHMARKS.md)")
     b.add_argument("--tiny", action="store_true", help="a seconds-long version (for tests)")
     b.add_argument("--no-profiles", action="store_true",
-                   help="skip the before/after wall times of whole quick-profile experiments (~20 min on 2 cores)")
+                   help="skip the before/after wall times of whole quick-profile experiments (~20 min on 2 cores "
+                        "idle, as long again busy)")
+    b.add_argument("--no-busy", action="store_true",
+                   help="skip section 6: the ratios again beside a CPU-bound load the bench starts and stops")
     d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
     d.add_argument("name", help="mnist-5k, mnist, cifar10 or caltech16")
     d.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: as for run)")
@@ -144,7 +148,8 @@ def cmd_bench(args) -> int:
     from paddle_cnn.training.checkpoint import atomic_write_text
     from paddle_cnn.device import setup
     setup()
-    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr), profiles=not args.no_profiles)
+    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr), profiles=not args.no_profiles,
+                  busy=not args.no_busy)
     text = bench_markdown(r)
     if args.json:
         atomic_write_text(args.json, json.dumps(r, indent=1))
@@ -181,8 +186,9 @@ def main(argv=None) -> int:
             profile = getattr(args, "profile", None) or os.environ.get("PADDLE_CNN_PROFILE")
             args.logdir = places.shown(places.default_logdir(profile if args.command == "run" else None))
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
-            from paddle_cnn.device import user_threads
+            from paddle_cnn.device import user_blas_threads, user_threads
             user_threads()
+            user_blas_threads()
         return COMMANDS[args.command](args)
     except CliError as e:
         print(f"paddle-cnn: error: {e}", file=sys.stderr)

@@ -85,7 +85,8 @@ def test_importing_the_package_sets_nothing():
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
 
 
-@pytest.mark.parametrize("var,value", [("OMP_NUM_THREADS", "abc"), ("PADDLE_CNN_THREADS", "0")])
+@pytest.mark.parametrize("var,value", [("OMP_NUM_THREADS", "abc"), ("PADDLE_CNN_THREADS", "0"),
+                                       ("OPENBLAS_NUM_THREADS", "many")])
 def test_a_bad_thread_variable_is_one_line_exit_2(tmp_path, var, value):
     env = dict(os.environ, PYTHONPATH=str(ROOT), PADDLE_CNN_PROFILE="smoke", **{var: value})
     env.pop("PADDLE_CNN_THREADS" if var == "OMP_NUM_THREADS" else "OMP_NUM_THREADS", None)

@@ -104,6 +104,55 @@ def test_fit_trains_small_models_on_one_thread_and_restores(monkeypatch):
     device.set_threads()
 
 
+def test_numpys_blas_threads_stay_inside_the_steps_thread_budget(monkeypatch):
+    """numpy's BLAS (which runs the BLAS convolution's sgemms) gets no more threads than fit chose for paddle, read
+    with threadpoolctl's own view of the loaded libraries at every step, including a user's lower
+    OPENBLAS_NUM_THREADS; both pools get their counts back after fit, also after an error."""
+    from threadpoolctl import threadpool_info
+
+    from paddle_cnn.data.common import ImageSet
+    from paddle_cnn.models import create_model
+    from paddle_cnn.training import Callback, TrainConfig, fit
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    class Spy(Callback):
+        def __init__(self, fail=False):
+            self.fail = fail
+
+        def on_step_end(self, state):
+            seen.append((device.current_threads(), blas()))
+            if self.fail:
+                raise RuntimeError("boom")
+    for name in ("PADDLE_CNN_THREADS", *device.BLAS_THREAD_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(paddle_cnn, "USER_OMP_NUM_THREADS", None)
+    assert blas() == {device.available_cores()} == {2}, "this check needs numpy's BLAS on 2 threads to start"
+    device.set_threads(2)
+    rng = np.random.RandomState(0)
+    data = ImageSet(rng.randint(0, 256, (64, 1, 28, 28)).astype(np.uint8), rng.randint(0, 10, 64), list("0123456789"))
+
+    def run(config, fail=False):
+        seen.clear()
+        fit(create_model("lenet"), data, None, config, [Spy(fail)], progress=False, log=lambda *a: None)
+        return set((p, frozenset(b)) for p, b in seen)
+    seen = []
+    assert run(TrainConfig(epochs=1, batch_size=32)) == {(1, frozenset({1}))}  # a small step: one thread each
+    assert blas() == {2} and device.current_threads() == 2
+    assert run(TrainConfig(epochs=1, batch_size=32, threads=2)) == {(2, frozenset({2}))}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # the user's cap on numpy's BLAS is kept
+    assert run(TrainConfig(epochs=1, batch_size=32, threads=2)) == {(2, frozenset({1}))}
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    with pytest.raises(RuntimeError):
+        run(TrainConfig(epochs=1, batch_size=32), fail=True)
+    assert seen == [(1, {1})] and blas() == {2} and device.current_threads() == 2
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="OPENBLAS_NUM_THREADS='many'"):
+        run(TrainConfig(epochs=1, batch_size=32))
+    device.set_threads()
+
+
 def test_each_launched_rank_picks_its_own_gpu(monkeypatch):
     """Under paddle.distributed.launch each rank is given its card in FLAGS_selected_gpus; the model is built
     before fit (and before paddle's parallel environment), so the device picked at set-up must be that card."""
