@@ -145,17 +145,19 @@ def thread_choice_steps(cases=THREAD_CASES, rounds: int = 3, steps: int = 2) -> 
     cores? Train steps with fit's CPU kernels (the BLAS convolution where the rule picks it), 1 thread and all
     cores alternated `rounds` times in this process, the best step of each; `chosen` is device.threads_for_step's
     pick, `choice_right` whether it is the faster or the two are within 10%."""
+    from paddle_cnn.training.loop import train_step
     rows = []
     cores = available_cores()
     for name, shape, batch in cases:
         model, macs = _model_and_macs(name, shape)
-        step = _train_step(model, paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9,
-                                                            parameters=model.parameters()), batch, shape)
+        opt = paddle.optimizer.Momentum(learning_rate=0.01, momentum=0.9, parameters=model.parameters())
+        x, y = paddle.randn([batch, *shape]), paddle.randint(0, 10, [batch])
+        model.train()
         times = {1: [], cores: []}
         for _ in range(rounds):
-            for n in times:
-                with cpu_threads(n):
-                    times[n] += _timings(step, steps)
+            for n in times:  # as fit runs them: its kernels, paddle's OpenMP threads not spinning after each
+                with cpu_threads(n), cpu_kernels(model, True, None):
+                    times[n] += _timings(lambda: train_step(model, opt, x, y), steps)
         best = {n: min(t) for n, t in times.items()}
         chosen = threads_for_step(macs * batch)
         rows.append({"model": name, "input": "x".join(map(str, shape)), "batch": batch,
@@ -421,10 +423,12 @@ def peak_rss_mb_of(args: list[str]) -> tuple[int, float]:
 PROFILE_EXPERIMENTS = ("vgg16-cifar10", "alexnet-mnist")  # the quick profiles lever 10 is for (convolution-bound)
 
 
-def run_bench(tiny: bool = False, log=print, profiles: bool = True, busy: bool = True) -> dict:
-    """All measurements; tiny=True is the seconds-long version the tests run; profiles=False skips the
-    before/after wall times of whole quick-profile experiments (the longest part: ~20 minutes here, twice that
-    when busy); busy=False skips section 6 (sections 1 and 5 again beside a CPU-bound load)."""
+def run_bench(tiny: bool = False, log=print, profiles=True, busy: bool = True) -> dict:
+    """All measurements; tiny=True is the seconds-long version the tests run; profiles: the experiments whose
+    whole quick-profile runs are timed before/after lever 10 (True: PROFILE_EXPERIMENTS; False: none; the
+    longest part, ~20 minutes on 2 cores, as long again when busy); busy=False skips section 6 (sections 1 and 5
+    again beside a CPU-bound load)."""
+    profiles = PROFILE_EXPERIMENTS if profiles is True else tuple(profiles or ())
     import platform
 
     from paddle_cnn.models import list_models, model_spec
@@ -473,11 +477,11 @@ def run_bench(tiny: bool = False, log=print, profiles: bool = True, busy: bool =
             out["busy"] = {"processes": n, "training": hapi_vs_fit(epochs=1 if tiny else 3,
                                                                    train_limit=256 if tiny else None)}
             if not gpu:  # (--tiny: without whole runs, which the idle part already checks)
-                out["busy"]["blas"] = _blas_section(tiny, profiles and not tiny, out["matmul_peak_gflops"], log)
+                out["busy"]["blas"] = _blas_section(tiny, () if tiny else profiles, out["matmul_peak_gflops"], log)
     return out
 
 
-def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
+def _blas_section(tiny: bool, profiles: tuple, peak: float, log) -> dict:
     """Section 5: lever 10 before and after (train steps, every convolution, whole quick-profile runs)."""
     from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
     from paddle_cnn.training.blas_conv import CHUNK_BYTES
@@ -499,7 +503,7 @@ def _blas_section(tiny: bool, profiles: bool, peak: float, log) -> dict:
     if profiles:
         profile = FASTEST if tiny else CPU_DEFAULT
         log(f"   whole {profile}-profile experiments, lever 10 then paddle's convolutions")
-        out["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else PROFILE_EXPERIMENTS, profile)
+        out["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else profiles, profile)
     return out
 
 

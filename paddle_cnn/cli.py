@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-profiles", action="store_true",
                    help="skip the before/after wall times of whole quick-profile experiments (~20 min on 2 cores "
                         "idle, as long again busy)")
+    b.add_argument("--profiles", metavar="EXP[,EXP]", default=None,
+                   help="the experiments whose whole quick-profile runs are timed (default: vgg16-cifar10,"
+                        "alexnet-mnist)")
     b.add_argument("--no-busy", action="store_true",
                    help="skip section 6: the ratios again beside a CPU-bound load the bench starts and stops")
     d = sub.add_parser("data", help="prepare (download where possible) and verify a data set")
@@ -148,7 +151,11 @@ def cmd_bench(args) -> int:
     from paddle_cnn.training.checkpoint import atomic_write_text
     from paddle_cnn.device import setup
     setup()
-    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr), profiles=not args.no_profiles,
+    profiles = not args.no_profiles
+    if args.profiles and profiles:
+        from paddle_cnn.experiments import get_experiment
+        profiles = tuple(get_experiment(e.strip()).name for e in args.profiles.split(",") if e.strip())
+    r = run_bench(tiny=args.tiny, log=lambda m: print(m, file=sys.stderr), profiles=profiles,
                   busy=not args.no_busy)
     text = bench_markdown(r)
     if args.json:

@@ -68,16 +68,17 @@ class _Geometry:
             yield s, min(self.chunk, self.n - s)
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride, padding) -> np.ndarray:
-    """y = conv(x, w) + bias, N x Cout x Ho x Wo."""
+def conv2d_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, stride, padding,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """y = conv(x, w) + bias, N x Cout x Ho x Wo (written into `out` when given)."""
     g = _Geometry(x.shape, w.shape, stride, padding)
     wm = g.weight_matrix(w)
-    y = np.empty((g.n, g.cout, g.ho, g.wo), np.float32)
+    y = np.empty((g.n, g.cout, g.ho, g.wo), np.float32) if out is None else out
     xp = g.padded()
     cols = np.empty((g.chunk * g.rows, g.k), np.float32)
-    out = np.empty((g.chunk * g.rows, g.cout), np.float32)
+    rows = np.empty((g.chunk * g.rows, g.cout), np.float32)
     for s, m in g.chunks():
-        o = np.matmul(g.im2col(x, xp, cols, s, m), wm, out=out[:m * g.rows])    # m*Ho*Wo x Cout (NHWC)
+        o = np.matmul(g.im2col(x, xp, cols, s, m), wm, out=rows[:m * g.rows])   # m*Ho*Wo x Cout (NHWC)
         if bias is not None:
             o += bias
         y[s:s + m] = o.reshape(m, g.ho, g.wo, g.cout).transpose(0, 3, 1, 2)

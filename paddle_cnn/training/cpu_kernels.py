@@ -111,12 +111,27 @@ def _to_numpy(t) -> np.ndarray:
         return t.numpy()
 
 
+# numpy's memory is never handed to paddle (paddle.utils.dlpack.from_dlpack of a numpy array): paddle frees such
+# a tensor under a lock of its own and then needs the GIL for numpy's deleter, while another Python thread that
+# holds the GIL (a DataLoader's, the garbage collector in any thread) waits for that lock to free a tensor of
+# its own: a deadlock, seen with paddle.Model.fit's loader thread on a busy machine (tests/test_blas_conv.py).
+# Results are written into paddle's own memory through a numpy view instead, or copied.
+
 def _to_paddle(a: np.ndarray):
-    """The array as a paddle tensor (sharing its memory where paddle takes DLPack from numpy: 3.x)."""
+    """The array as a paddle tensor of paddle's own memory (a copy)."""
+    return paddle.to_tensor(a)
+
+
+def _new_paddle(shape, fill):
+    """A new float32 paddle tensor of `shape`, filled by fill(out) writing into a numpy view of its memory (paddle
+    3.x shares it through DLPack); where paddle shares none (2.6), fill(None)'s array, copied."""
+    t = paddle.empty(list(shape), dtype="float32")
     try:
-        return paddle.utils.dlpack.from_dlpack(a)
-    except (AttributeError, TypeError, RuntimeError, ValueError):
-        return paddle.to_tensor(a)
+        view = np.from_dlpack(t)
+    except (AttributeError, TypeError, RuntimeError, BufferError):
+        return paddle.to_tensor(fill(None))
+    fill(view)
+    return t
 
 
 def _version(t) -> int:
@@ -134,7 +149,10 @@ class BlasConv(paddle.autograd.PyLayer):
         ctx.versions = (_version(x), _version(weight))
         ctx.geometry = (stride, padding)
         ctx.needs = (not x.stop_gradient, not weight.stop_gradient, not bias.stop_gradient)
-        return _to_paddle(blas_conv.conv2d_forward(_to_numpy(x), _to_numpy(weight), _to_numpy(bias), stride, padding))
+        xa, wa = _to_numpy(x), _to_numpy(weight)
+        shape = (xa.shape[0], wa.shape[0], *blas_conv.out_size(*xa.shape[2:], wa.shape[2:], stride, padding))
+        return _new_paddle(shape, lambda out: blas_conv.conv2d_forward(xa, wa, _to_numpy(bias), stride, padding,
+                                                                       out=out))
 
     @staticmethod
     def backward(ctx, gy):
