@@ -18,9 +18,30 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # `--seed 3` is not `--seeds 3`: an unknown flag, with a hint
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # argparse's own errors: one line, exit 2 (usage goes to --help)
+        if message.startswith("unrecognized arguments:"):
+            message += self._flag_hint(message.split(":", 1)[1].split())
         raise CliError(f"{message} (see `paddle-cnn {self.prog.split(' ', 1)[-1]} --help`)"
                        if " " in self.prog else f"{message} (see `paddle-cnn --help`)")
+
+    def _flag_hint(self, words: list[str]) -> str:
+        """'; did you mean --seeds?' for the first unknown flag close to a flag of any command."""
+        import difflib
+        flags = {o for a in self._actions for o in a.option_strings}
+        for a in self._actions:
+            for parser in (getattr(a, "choices", None) or {}).values():
+                if isinstance(parser, argparse.ArgumentParser):
+                    flags |= {o for b in parser._actions for o in b.option_strings}
+        for w in words:
+            close = difflib.get_close_matches(w.split("=")[0], sorted(flags), n=1, cutoff=0.6) \
+                if w.startswith("--") else []
+            if close:
+                return f"; did you mean {close[0]}?"
+        return ""
 
 
 def build_parser() -> argparse.ArgumentParser:

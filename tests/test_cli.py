@@ -58,6 +58,21 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, needle):
     assert needle in err
 
 
+def test_a_flags_prefix_is_not_taken_for_the_flag(tmp_path):
+    """argparse would read `--seed 3` as `--seeds 3` and start 3 seeds: an unknown flag instead, one line naming
+    the flag it resembles, exit 2, nothing written."""
+    env = dict(os.environ, PYTHONPATH=ROOT, PADDLE_CNN_PROFILE="smoke")
+    logs = tmp_path / "logs"
+    for argv, hint in ((["--seed", "3"], "--seeds"), (["--retrain-all"], None), (["--log", str(logs)], "--logdir")):
+        p = subprocess.run([sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--logdir", str(logs), *argv],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 2 and p.stdout == "", p.stderr
+        [line] = p.stderr.strip().splitlines()
+        assert line.startswith(f"paddle-cnn: error: unrecognized arguments: {argv[0]}")
+        assert (f"did you mean {hint}?" in line) if hint else "did you mean" not in line
+        assert not logs.exists()
+
+
 def test_module_entry_point_subprocess():
     env = dict(os.environ, PYTHONPATH=ROOT)
     p = subprocess.run([sys.executable, "-m", "paddle_cnn", "summary", "convpool3", "--input", "3x8x8"],

@@ -226,3 +226,39 @@ def test_a_run_leaves_group_readable_files_and_no_lock(tmp_path):
         with pytest.raises(ValueError, match="locked"):
             RunLock(str(folder)).__enter__()
     assert not (folder / ".lock").exists()
+
+
+def test_train_seconds_of_a_resumed_run_count_every_segment(tmp_path, monkeypatch):
+    """Killed after epoch 2 of 3 and resumed: the run's train_seconds covers all 3 epochs (a verdict on training
+    time reads it), not the resumed epoch alone. Wall times measured here around each segment bound it."""
+    import time
+
+    from paddle_cnn.data import load_dataset
+    from paddle_cnn.experiments import runner
+    from paddle_cnn.experiments.plans import DataSpec, TrainPlan
+    from paddle_cnn.training import Callback
+    from paddle_cnn.training.config import TrainConfig
+
+    class Kill(Callback):
+        order = 99  # after the checkpoint of the epoch
+
+        def on_epoch_end(self, state):
+            if state.epoch == 2:
+                raise SystemExit("killed")
+    splits = load_dataset("mnist-5k")
+    plan = TrainPlan("pool-vs-stride", "smoke", "lenet", 0, "lenet", {}, DataSpec("mnist-5k", 2000, 100),
+                     TrainConfig(epochs=3, batch_size=32, lr=1e-3))
+    folder = tmp_path / "pool-vs-stride"
+    folder.mkdir()
+    callbacks = runner.run_callbacks
+    with monkeypatch.context() as m:
+        m.setattr(runner, "run_callbacks", lambda *a: [*callbacks(*a), Kill()])
+        t0 = time.perf_counter()
+        with pytest.raises(SystemExit):
+            runner.train(plan, str(folder), splits, False, False, lambda *a: None)
+        first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    row = runner.train(plan, str(folder), splits, True, False, lambda *a: None)
+    second = time.perf_counter() - t0
+    assert row["epochs"] == 3
+    assert 1.5 * second < row["train_seconds"] <= first + second  # two epochs before the kill, one after

@@ -368,3 +368,38 @@ def test_the_quick_profiles_exponential_decay_scales_with_its_epochs():
     ref = paddle.optimizer.lr.StepDecay(learning_rate=0.1, step_size=1 * SPE, gamma=0.1)
     ours = run_lrs(tiny)
     np.testing.assert_allclose(ours, paddle_lrs(ref, len(ours)), rtol=1e-9)
+
+
+def test_the_python_api_reproduces_a_runs_weights_from_its_seed(tmp_path):
+    """create_model(name, seed=s) + fit(..., TrainConfig(seed=s)) on the run's data gives the weights `paddle-cnn
+    run` saved for seed s (its checkpoint), bit for bit; the weights of create_model(seed=s) are paddle.seed(s)'s."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    from paddle_cnn.data import load_dataset
+    from paddle_cnn.experiments import runner
+    from paddle_cnn.experiments.plans import DataSpec, TrainPlan
+    from paddle_cnn.models import create_model
+    paddle.seed(3)
+    ref = create_model("lenet").state_dict()
+    ours = create_model("lenet", seed=3).state_dict()
+    assert all(np.array_equal(ref[k].numpy(), ours[k].numpy()) for k in ref)
+    assert not np.array_equal(create_model("lenet", seed=4).state_dict()["features.0.weight"].numpy(),
+                              ours["features.0.weight"].numpy())
+    splits = load_dataset("mnist-5k")
+    config = TrainConfig(epochs=1, batch_size=32, lr=1e-3, seed=3)
+    plan = TrainPlan("lenet-mnist", "smoke", "lenet", 3, "lenet", {}, DataSpec("mnist-5k", 300, 100), config)
+    folder = tmp_path / "lenet-mnist"
+    folder.mkdir()
+    runner.train(plan, str(folder), splits, False, False, lambda *a: None)
+    ckpt = folder / "_checkpoints" / plan.key
+    latest = json.loads((ckpt / "latest.json").read_text())
+    name = next(v for v in latest.values() if isinstance(v, str) and v.startswith("epoch-"))
+    saved = load_file(str(ckpt / name / "model.safetensors"))
+    model = create_model("lenet", seed=3)
+    fit(model, splits["train"].subset(300, seed=0), None, config, **QUIET)
+    mine = model.state_dict()
+    assert set(saved) == set(mine)
+    for k in saved:
+        np.testing.assert_array_equal(saved[k], mine[k].numpy(), err_msg=k)

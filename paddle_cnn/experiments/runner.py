@@ -79,8 +79,8 @@ def build_model(plan: TrainPlan, splits: dict):
     from paddle_cnn.models import create_model
     images = splits["train"]
     channels, side = plan.config.in_channels or images.shape[0], plan.config.input_size or images.shape[1]
-    return create_model(plan.model, num_classes=len(images.classes), in_channels=channels, input_size=side,
-                        **plan.model_kw), (channels, side, side)
+    return create_model(plan.model, num_classes=len(images.classes), seed=plan.seed, in_channels=channels,
+                        input_size=side, **plan.model_kw), (channels, side, side)
 
 
 def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, log) -> dict:
@@ -97,10 +97,9 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
     table = layer_table(model, shape, plan.model)
     log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set):,} train / {len(held):,} eval images, "
         f"{'x'.join(map(str, shape))}), {c.epochs} epoch{'s' * (c.epochs != 1)}")
-    t0 = time.perf_counter()
     hist = fit(model, train_set, held, c, run_callbacks(plan, folder, resume, log), name=plan.key,
                progress=progress, log=log)
-    seconds = time.perf_counter() - t0
+    seconds = float(sum(hist["seconds"]))  # every epoch's training and evaluation, before a resume included
     from paddle_cnn.training.cpu_kernels import convolutions_used
     ev = evaluate(model, DeviceData(test, size=shape[1:], channels=shape[0])) if "eval" in splits else \
         {"acc": hist["eval_acc"][-1], "top2": hist["eval_top2"][-1]}  # a held-out eval split: test once at the end

@@ -51,11 +51,20 @@ def model_spec(name: str) -> ModelSpec:
             from None
 
 
-def create_model(name: str, num_classes: int = 10, **kw) -> nn.Layer:
-    """Build a registered model. kw override the registered defaults (e.g. input_size, in_channels)."""
+def create_model(name: str, num_classes: int = 10, seed: int | None = None, **kw) -> nn.Layer:
+    """Build a registered model. kw override the registered defaults (e.g. input_size, in_channels).
+
+    seed: the initial weights' seed (paddle.seed(seed) first, as `paddle-cnn run` seeds a run before building its
+    model: create_model(name, seed=s) has the weights of that run's seed s). None: paddle's generator as it is.
+    TrainConfig.seed seeds what fit draws (batch order, augmentation, dropout), not the weights."""
     spec = model_spec(name)
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    if seed is not None:
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        import paddle
+        paddle.seed(seed)
     args = {**spec.defaults, **kw}
     args.setdefault("in_channels", spec.input_shape[0])
     args.setdefault("input_size", tuple(spec.input_shape[1:]))
