@@ -22,6 +22,10 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)  # `--seed 3` is not `--seeds 3`: an unknown flag, with a hint
         super().__init__(*args, **kwargs)
 
+    def parse_known_args(self, args=None, namespace=None):
+        self._words = list(sys.argv[1:] if args is None else args)  # for the hint: which command was typed
+        return super().parse_known_args(args, namespace)
+
     def error(self, message):  # argparse's own errors: one line, exit 2 (usage goes to --help)
         if message.startswith("unrecognized arguments:"):
             message += self._flag_hint(message.split(":", 1)[1].split())
@@ -29,12 +33,16 @@ class _Parser(argparse.ArgumentParser):
                        if " " in self.prog else f"{message} (see `paddle-cnn --help`)")
 
     def _flag_hint(self, words: list[str]) -> str:
-        """'; did you mean --seeds?' for the first unknown flag close to a flag of any command."""
+        """'; did you mean --seeds?' for the first unknown flag close to a flag of the command typed (of any command
+        when none was)."""
         import difflib
         flags = {o for a in self._actions for o in a.option_strings}
+        typed = set(getattr(self, "_words", []))
         for a in self._actions:
-            for parser in (getattr(a, "choices", None) or {}).values():
-                if isinstance(parser, argparse.ArgumentParser):
+            commands = {k: p for k, p in (getattr(a, "choices", None) or {}).items()
+                        if isinstance(p, argparse.ArgumentParser)}
+            for name, parser in commands.items():
+                if name in typed or not typed & set(commands):
                     flags |= {o for b in parser._actions for o in b.option_strings}
         for w in words:
             close = difflib.get_close_matches(w.split("=")[0], sorted(flags), n=1, cutoff=0.6) \
@@ -66,12 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "else the checkout's data/; work/data on AI Studio, whose mounted data sets are searched too)")
     r.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: the checkout's logs/; "
                    "work/logs on AI Studio; the smoke profile's runs in its smoke/ folder)")
-    r.add_argument("--resume", action="store_true", help="keep finished runs, resume the interrupted one (only "
-                                                          "runs of the same plans: anything else is refused)")
+    r.add_argument("--resume", action="store_true", help="strict: keep finished runs, resume the interrupted one, "
+                                                          "and refuse (exit 2, nothing changed) anything in the folder "
+                                                          "that other plans wrote")
+    r.add_argument("--retrain", action="store_true", help="train every run afresh (default: reuse finished runs of "
+                                                           "the same plans and continue interrupted ones, saying so "
+                                                           "per run; runs of changed plans are trained again)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="vary a training setting (any TrainConfig field, or train_subset / test_subset), e.g. "
+                        "--set lr=0.01 --set epochs=5; repeatable. Overridden runs are plans of their own, in "
+                        "logs/EXPERIMENT+lr=0.01, never compared with the article's numbers")
     r.add_argument("--dry-run", action="store_true", help="print the run plans and exit without training")
     rp = sub.add_parser("report", help="rebuild results.md and plots from results.json, without training")
     rp.add_argument("experiment")
     rp.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: as for run)")
+    rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                    help="the results of runs with these overrides (as given to run)")
     b = sub.add_parser("bench", help="performance: our fit vs paddle.Model.fit, GFLOP/s vs the matmul peak, "
                                      "per-model timings, peak memory, the BLAS convolutions before/after, all of it idle "
                                      "and beside a CPU-bound load")
@@ -135,23 +153,66 @@ def cmd_data(args) -> int:
     return 0
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """`--set KEY=VALUE` items as a dict: VALUE read as a Python literal (0.01, 5, True, None, (30, 60)), else as
+    text; a comma list for a tuple setting (augment=crop,flip). Validated by plans.check_overrides."""
+    import ast
+    import dataclasses
+
+    from paddle_cnn.experiments.plans import check_overrides
+    from paddle_cnn.training.config import TrainConfig
+    tuples = {f.name for f in dataclasses.fields(TrainConfig) if isinstance(f.default, tuple)}
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: write KEY=VALUE, e.g. --set lr=0.01")
+        text = text.strip()
+        try:
+            value = ast.literal_eval({"none": "None", "true": "True", "false": "False"}.get(text.lower(), text))
+        except (ValueError, SyntaxError):
+            value = text
+        if key in tuples and not isinstance(value, (tuple, list)):
+            value = tuple(v.strip() for v in text.split(",") if v.strip()) if isinstance(value, str) else (value,)
+        out[key] = value
+    return check_overrides(out)
+
+
 def cmd_run(args) -> int:
+    from paddle_cnn.experiments.definitions import get_experiment
     from paddle_cnn.experiments.runner import run_experiment
+    from paddle_cnn.places import experiment_folder
+    overrides = parse_overrides(args.overrides)
+    if args.resume and args.retrain:
+        raise CliError("--resume and --retrain contradict each other: --resume keeps runs, --retrain replaces them")
+    folder = experiment_folder(args.logdir, get_experiment(args.experiment).name, None, overrides)
     if args.dry_run:
+        from paddle_cnn.data import DataError
         from paddle_cnn.experiments.plans import plan_experiment, plans_fingerprint
-        plans = plan_experiment(args.experiment, args.profile, args.seeds)
-        print(f"{args.experiment}, profile {plans[0].profile}: {len(plans)} plan(s) "
-              f"[{plans_fingerprint({p.key: p.identity() for p in plans})}], logs in {args.logdir}/{args.experiment}/")
+        from paddle_cnn.experiments.runner import resolve_plans
+        from paddle_cnn.training.config import settings_label
+        try:  # the data's digest is part of each plan
+            plans = resolve_plans(args.experiment, args.profile, args.seeds, args.data_dir,
+                                  log=lambda m: print(m, file=sys.stderr), overrides=overrides)
+        except DataError as e:
+            plans = plan_experiment(args.experiment, args.profile, args.seeds, overrides)
+            print(f"paddle-cnn: the data was not read ({e}): the fingerprints below leave out its digest",
+                  file=sys.stderr)
+        varied = f", overridden: {settings_label(overrides)}" if overrides else ""
+        print(f"{args.experiment}, profile {plans[0].profile}{varied}: {len(plans)} plan(s) "
+              f"[{plans_fingerprint({p.key: p.identity() for p in plans})}], logs in {folder}/")
         for plan in plans:
             print("  " + plan.describe())
         return 0
     try:
-        results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume)
+        results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume,
+                                 reuse=not (args.resume or args.retrain), overrides=overrides)
     except KeyboardInterrupt as e:  # training.Interrupted says where it stopped and that it saved that state
-        where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {args.logdir}/{args.experiment}; "
-        print(f"paddle-cnn: interrupted: {where}rerun the same command with --resume to continue", file=sys.stderr)
+        where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {folder}; "
+        print(f"paddle-cnn: interrupted: {where}rerun the same command to continue (finished runs are reused)",
+              file=sys.stderr)
         return 130
-    folder = f"{args.logdir}/{results['experiment']}"
     if results.get("claims"):
         print()
         from paddle_cnn.experiments.report import claims_table
@@ -163,13 +224,13 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     from paddle_cnn.experiments.report import rebuild
-    print(rebuild(args.experiment, args.logdir))
+    print(rebuild(args.experiment, args.logdir, parse_overrides(args.overrides)))
     return 0
 
 
 def cmd_bench(args) -> int:
     from paddle_cnn.bench import bench_markdown, run_bench
-    from paddle_cnn.training.checkpoint import atomic_write_text
+    from paddle_cnn.files import atomic_write_text
     from paddle_cnn.device import setup
     setup()
     profiles = not args.no_profiles
@@ -233,14 +294,14 @@ def main(argv=None) -> int:
     except OSError as e:  # disk full, file too large, permissions, mid-run
         where = f" ({e.filename})" if e.filename else ""
         print(f"paddle-cnn: error: {e.strerror or e}{where}; finished epochs are kept: free space or choose "
-              "another --logdir, then rerun with --resume", file=sys.stderr)
+              "another --logdir, then rerun the same command", file=sys.stderr)
         return 2
     except RuntimeError as e:  # NonFiniteLoss, paddle's out-of-memory and the like: one line, no trace
         print(f"paddle-cnn: error: {error_line(e)}", file=sys.stderr)
         return 2
     except MemoryError:
         print("paddle-cnn: error: out of memory; choose a smaller profile, batch or input (finished epochs are "
-              "kept: rerun with --resume)", file=sys.stderr)
+              "kept: rerun the same command)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("paddle-cnn: interrupted", file=sys.stderr)

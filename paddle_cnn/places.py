@@ -50,6 +50,19 @@ def default_logdir(profile: str | None = None) -> str:
     return os.path.join(base, FASTEST) if profile == FASTEST else base
 
 
+def experiment_folder(logdir: str | None, experiment: str, profile: str | None = None,
+                      overrides: dict | None = None) -> str:
+    """Where an experiment's runs, results and plots go: logdir (None: default_logdir(profile)) / the experiment,
+    with '+lr=0.01+epochs=5' for settings overridden from outside, so that such runs never mix with the article's
+    and the same overrides find their folder again."""
+    import re
+
+    from paddle_cnn.training.config import settings_label
+    suffix = "".join("+" + re.sub(r"[^\w.=,-]", "_", part) for part in settings_label(overrides).split(", ")) \
+        if overrides else ""
+    return os.path.join(logdir or default_logdir(profile), experiment + suffix)
+
+
 def mounted_folders() -> list[str]:
     """AI Studio's mounted data sets, data/data*/, and the folders one level inside them (an unpacked archive)."""
     root = aistudio_root()

@@ -34,7 +34,7 @@ DIE_AT_RENAME = """
 def test_a_failing_write_leaves_the_previous_file(tmp_path):
     path = tmp_path / "results.json"
     path.write_text('{"runs": ["before"]}')
-    p = _python("from paddle_cnn.training.checkpoint import atomic_write_text", FSIZE.format(limit=1000), f"""
+    p = _python("from paddle_cnn.files import atomic_write_text", FSIZE.format(limit=1000), f"""
         try:
             atomic_write_text({str(path)!r}, '{{"runs": ["' + 'x' * 5000 + '"]}}')
         except OSError:
@@ -48,7 +48,7 @@ def test_a_failing_write_leaves_the_previous_file(tmp_path):
 def test_death_between_write_and_rename_leaves_the_previous_file(tmp_path):
     path = tmp_path / "latest.json"
     path.write_text('{"epoch": 1}')
-    p = _python("from paddle_cnn.training.checkpoint import atomic_write_text", DIE_AT_RENAME,
+    p = _python("from paddle_cnn.files import atomic_write_text", DIE_AT_RENAME,
                 f"atomic_write_text({str(path)!r}, '{{\"epoch\": 2}}')")
     assert p.returncode == 9, p.stderr
     assert json.loads(path.read_text()) == {"epoch": 1}
@@ -156,7 +156,7 @@ def test_results_and_checkpoints_are_never_written_in_place(tmp_path):
 
 def test_atomic_files_get_the_usual_permissions(tmp_path):
     """Written through a temporary file, results still get the mode a plain open() would give (not 0600)."""
-    from paddle_cnn.training.checkpoint import atomic_write_text
+    from paddle_cnn.files import atomic_write_text
     path = tmp_path / "results.json"
     atomic_write_text(str(path), "{}")
     mask = os.umask(0)

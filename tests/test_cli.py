@@ -63,7 +63,8 @@ def test_a_flags_prefix_is_not_taken_for_the_flag(tmp_path):
     the flag it resembles, exit 2, nothing written."""
     env = dict(os.environ, PYTHONPATH=ROOT, PADDLE_CNN_PROFILE="smoke")
     logs = tmp_path / "logs"
-    for argv, hint in ((["--seed", "3"], "--seeds"), (["--retrain-all"], None), (["--log", str(logs)], "--logdir")):
+    for argv, hint in ((["--seed", "3"], "--seeds"), (["--retrain-all"], "--retrain"), (["--frobnicate"], None),
+                       (["--log", str(logs)], "--logdir")):
         p = subprocess.run([sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--logdir", str(logs), *argv],
                            capture_output=True, text=True, env=env, timeout=120)
         assert p.returncode == 2 and p.stdout == "", p.stderr

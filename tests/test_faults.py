@@ -93,13 +93,13 @@ def test_sigint_checkpoints_the_current_step_exits_130_and_resume_equals_uninter
     stopped = _run(tmp_path, fault="lenet-s0:2:3:2")  # Ctrl-C (SIGINT) at step 3 of epoch 2 of the first run
     last = _one_line_error(stopped, 130)
     assert last.startswith("paddle-cnn: interrupted: lenet-s0 interrupted in epoch 2 after step 2; saved in ")
-    assert last.endswith("rerun the same command with --resume to continue")
+    assert last.endswith("rerun the same command to continue (finished runs are reused)")
     saved = ckpt.latest(str(tmp_path / EXP / "_checkpoints" / "lenet-s0"))
     assert os.path.basename(saved) == "epoch-0001-step-000002"  # the two steps done in epoch 2 are kept
     with open(os.path.join(saved, "state.json")) as f:
         state = json.load(f)
     assert state["epoch"] == 1 and state["partial"]["step"] == 2 and len(state["history"]["train_loss"]) == 1
-    resumed = _run(tmp_path, "--resume")
+    resumed = _run(tmp_path)  # the command the hint names: the same one, which continues (no flag needed)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming lenet-s0 in epoch 2 after step 2" in resumed.stdout + resumed.stderr
     _assert_same_as_reference(reference, tmp_path)

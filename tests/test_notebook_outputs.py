@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from paddle_cnn.experiments.plans import TrainPlan, plan_experiment, plans_fingerprint
+from paddle_cnn.experiments.plans import plans_fingerprint
+from paddle_cnn.experiments.runner import resolve_plans
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -72,7 +73,7 @@ def test_an_executed_notebook_shows_plots_and_verdicts_of_what_it_saved(name):
     verdicts = []
     for exp in EXPERIMENTS[name]:
         saved = json.loads((logdir / exp / "results.json").read_text())
-        plans = {p.key: p for p in plan_experiment(exp, "smoke", 1)}
+        plans = {p.key: p for p in resolve_plans(exp, "smoke", 1, str(ROOT / "data"), log=lambda m: None)}
         assert shown[exp]["profile"] == "smoke" and shown[exp]["plans"] == plans_fingerprint(saved["identities"]) \
             == plans_fingerprint({k: p.identity() for k, p in plans.items()})
         verdicts += [c["verdict"] for c in saved["claims"]]
@@ -108,7 +109,7 @@ def test_committed_outputs_come_from_the_quick_profile_of_todays_plans(name):
     for exp, h in shown.items():
         seeds = int(h["seeds"])
         assert h["profile"] == "quick" and seeds >= 3, (exp, h)
-        plans = plan_experiment(exp, "quick", seeds)
+        plans = resolve_plans(exp, "quick", seeds, str(ROOT / "data"), log=lambda m: None)
         assert h["plans"] == plans_fingerprint({p.key: p.identity() for p in plans}), \
             f"{name}: the outputs of {exp} come from other plans: run `make notebooks`"
     assert images(nb) >= 2 * len(shown)

@@ -34,7 +34,7 @@ SPEED_ONLY = {
 
 PLAN_CHANGES = {"experiment": "lenet-mnist", "profile": "full", "label": "other", "seed": 5, "model": "lenet5",
                 "model_kw": {"lrn": True}}
-DATA_CHANGES = {"name": "mnist", "train_subset": 100, "test_subset": 50}
+DATA_CHANGES = {"name": "mnist", "train_subset": 100, "test_subset": 50, "digest": "0123456789abcdef"}
 NOT_IDENTITY = {"generated_ok": "whether stand-in files may be generated follows the profile, which is identity"}
 
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from paddle_cnn.experiments import statistics as S
 from paddle_cnn.experiments import verdicts as V
 from paddle_cnn.experiments.definitions import EXPERIMENTS
 
@@ -26,16 +27,16 @@ SAMPLES = [
 @pytest.mark.parametrize("df", [1, 2, 2.7, 4, 9.5, 33.3, 200])
 def test_t_quantiles_and_cdf_are_scipys(df):
     for p in (0.6, 0.9, 0.975, 0.995):
-        assert V.t_quantile(p, df) == pytest.approx(st.t.ppf(p, df), rel=1e-7)
-        assert V.t_quantile(1 - p, df) == pytest.approx(st.t.ppf(1 - p, df), rel=1e-7)
+        assert S.t_quantile(p, df) == pytest.approx(st.t.ppf(p, df), rel=1e-7)
+        assert S.t_quantile(1 - p, df) == pytest.approx(st.t.ppf(1 - p, df), rel=1e-7)
     for t in (-3.1, -0.4, 0.0, 0.7, 2.2, 9.0):
-        assert V.t_cdf(t, df) == pytest.approx(st.t.cdf(t, df), rel=1e-7, abs=1e-12)
+        assert S.t_cdf(t, df) == pytest.approx(st.t.cdf(t, df), rel=1e-7, abs=1e-12)
 
 
 @pytest.mark.parametrize("xs", [s[0] for s in SAMPLES] + [s[1] for s in SAMPLES])
 def test_one_sample_intervals_are_scipys(xs):
     lo, hi = st.t.interval(0.95, len(xs) - 1, loc=np.mean(xs), scale=st.sem(xs))
-    m, a, b, n = V.interval(xs)
+    m, a, b, n = S.interval(xs)
     assert (m, a, b, n) == pytest.approx((np.mean(xs), lo, hi, len(xs)), rel=1e-9)
     assert V.judge_range(xs, 0.0, None)["interval"] == f"[{lo:.4f}, {hi:.4f}]"
     assert V.judge_value(xs, float(np.mean(xs)), 0.01)["interval"] == f"[{lo:.4f}, {hi:.4f}]"
@@ -47,7 +48,7 @@ def test_welch_is_scipys_also_with_a_factor(xs, ys, factor):
     """a - k b: Welch on xs and k * ys (the mean scales by k, the variance by k squared)."""
     ref = st.ttest_ind(xs, factor * np.asarray(ys), equal_var=False)
     ci = ref.confidence_interval(0.95)
-    w = V.welch(xs, ys, factor)
+    w = S.welch(xs, ys, factor)
     assert w["diff"] == pytest.approx(np.mean(xs) - factor * np.mean(ys), rel=1e-12)
     assert w["df"] == pytest.approx(ref.df, rel=1e-9)
     assert (w["lo"], w["hi"]) == pytest.approx((ci.low, ci.high), rel=1e-7)

@@ -11,7 +11,8 @@ import pytest
 
 from paddle_cnn.experiments import Experiment, Run
 from paddle_cnn.experiments.definitions import Claim, better, converges, gain, gain_range, gap
-from paddle_cnn.experiments.verdicts import judge_better, roughness, t_quantile, verdicts, welch
+from paddle_cnn.experiments.statistics import t_quantile, welch
+from paddle_cnn.experiments.verdicts import judge_better, roughness, verdicts
 
 LN10 = math.log(10)
 
@@ -222,3 +223,19 @@ def test_every_article_lists_all_its_claims():
         assert all(r["verdict"] and (r["reason"] or r["verdict"].startswith("judged in")) for r in table), exp.name
     missing = [p for p in ONCE_UNJUDGED if not any(p in t for t in every)]
     assert missing == []
+
+
+def test_overridden_settings_are_judged_like_a_profile_not_the_articles():
+    """Results of runs whose settings were varied from outside: a value is 'not comparable', a comparison keeps
+    its verdict marked with the overrides, under the full profile too; without overrides the same data is judged
+    as before."""
+    exp = Experiment("e", "title", "source", "data", (Run("a", "a"), Run("b", "b")), {}, {},
+                     claims=(value(0.5), g("at least 10")))
+    data = runs("a", three(0.9)) + runs("b", three(0.5))
+    data[0]["test_acc"], data[1]["test_acc"], data[2]["test_acc"] = 0.49, 0.5, 0.51
+    plain = verdicts(exp, {"profile": "full", "runs": data})
+    varied = verdicts(exp, {"profile": "full", "runs": data, "overrides": {"lr": 0.01, "augment": ["flip"]}})
+    assert plain[0]["verdict"] == "reproduced" and varied[0]["verdict"] == "not comparable at this profile"
+    assert "full + lr=0.01, augment=flip profile" in varied[0]["reason"]
+    assert plain[1]["verdict"] and varied[1]["verdict"] == plain[1]["verdict"] + " (full + lr=0.01, augment=flip)"
+    assert "not the article's settings" in varied[1]["reason"]

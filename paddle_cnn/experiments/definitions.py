@@ -294,7 +294,7 @@ _add(Experiment(
 
 
 def _hours(runs) -> str:
-    from paddle_cnn.experiments.verdicts import stats
+    from paddle_cnn.experiments.statistics import stats
     m, _, n = stats([r.get("train_seconds") for r in runs])
     return f"{m / 3600:.2f} h for {runs[0]['epochs']} passes ({n} seed(s), device of the run)"
 

@@ -25,6 +25,7 @@ class DataSpec:
     train_subset: int | None = None  # stratified subset of the training split, images (None: all)
     test_subset: int | None = None   # stratified subset of the test (and eval) split, images (None: all)
     generated_ok: bool = False       # missing locally: generated files in the real format may stand in
+    digest: str | None = None        # data_digest of the splits as read (set by the runner once they are loaded)
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,16 @@ class TrainPlan:
     def fingerprint(self) -> str:
         return fingerprint(self.identity())
 
+    def with_data(self, digest: str) -> "TrainPlan":
+        """The plan for the data read (its digest joins the identity: other files, another plan)."""
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, digest=digest))
+
     def describe(self) -> str:
         d = self.data
-        default, always = TrainConfig().identity(), ("epochs", "batch_size", "optimizer", "lr")
-        changed = {k: v for k, v in self.config.identity().items() if k in always or v != default[k]}
-        subsets = f" ({d.train_subset or 'all'} train / {d.test_subset or 'all'} test)"
+        always = ("epochs", "batch_size", "optimizer", "lr")
+        changed = {k: v for k, v in self.config.computed().items() if k in always or k in self.config.identity()}
+        subsets = f" ({d.train_subset or 'all'} train / {d.test_subset or 'all'} test" + \
+            (f", data {d.digest})" if d.digest else ")")
         kw = f"({', '.join(f'{k}={v!r}' for k, v in self.model_kw.items())})" if self.model_kw else ""
         return (f"{self.key}: {self.model}{kw} on {d.name}{subsets}, "
                 + ", ".join(f"{k}={v}" for k, v in changed.items() if k != "seed") + f"  [{self.fingerprint}]")
@@ -106,20 +112,48 @@ class ArithmeticPlan:
                f"[{self.fingerprint}]"
 
 
-def train_settings(exp: Experiment, run: Run, profile: Profile) -> tuple[TrainConfig, dict]:
-    """A run's TrainConfig and data keys: the article's settings < the run's overrides < the profile's. Milestones
-    of piecewise schedules and exponential decay steps scale with the profile's epochs."""
+def train_settings(exp: Experiment, run: Run, profile: Profile, overrides: dict | None = None
+                   ) -> tuple[TrainConfig, dict]:
+    """A run's TrainConfig and data keys: the article's settings < the run's < the profile's < the user's
+    overrides. Milestones of piecewise schedules and exponential decay steps scale with the epochs (the profile's
+    or an overridden number), unless the overrides set them."""
+    overrides = overrides or {}
     s = {**exp.train, **run.train_kw}
     full_epochs = s.get("epochs", 1)
     s.update(exp.profiles.get(profile.name, {}))
+    s.update(overrides)
     data = {"dataset": s.pop("dataset", exp.dataset), "train_subset": s.pop("train_subset", None),
             "test_subset": s.pop("test_subset", None)}
     epochs = s.get("epochs", full_epochs)
-    if s.get("milestones") and epochs != full_epochs:
+    if s.get("milestones") and epochs != full_epochs and "milestones" not in overrides:
         s["milestones"] = tuple(max(1, round(m * epochs / full_epochs)) for m in s["milestones"])
-    if s.get("decay_epochs") and epochs != full_epochs:
+    if s.get("decay_epochs") and epochs != full_epochs and "decay_epochs" not in overrides:
         s["decay_epochs"] = s["decay_epochs"] * epochs / full_epochs
     return TrainConfig().replace(**s), data
+
+
+OVERRIDABLE_DATA = ("train_subset", "test_subset")  # besides every TrainConfig field but the seed
+
+
+def check_overrides(overrides) -> dict:
+    """Settings a user varies from outside (`--set lr=0.01`, `overrides={...}`, a notebook's OVERRIDES): TrainConfig
+    fields (not the seed: --seeds sets it) and the subset sizes, each validated as TrainConfig validates it; a bad
+    name or value is one ValueError line (with a did-you-mean for names). Returns a plain dict, JSON-ready."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise ValueError(f"overrides must be a dict of settings, e.g. {{'lr': 0.01}}, got {overrides!r}")
+    names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "seed"] + list(OVERRIDABLE_DATA)
+    for k, v in overrides.items():
+        if k == "seed":
+            raise ValueError("the seed is not overridden: the seeds are --seeds K (SEEDS in a notebook), 0..K-1")
+        if k not in names:
+            from paddle_cnn.text import did_you_mean
+            raise ValueError(did_you_mean("setting to override", str(k), names))
+        if k in OVERRIDABLE_DATA and v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ValueError(f"{k} must be a positive integer (images) or None (all), got {v!r}")
+    TrainConfig().replace(**{k: v for k, v in overrides.items() if k not in OVERRIDABLE_DATA})  # validates values
+    return {k: jsonable(v) for k, v in overrides.items()}
 
 
 def plans_fingerprint(identities: dict) -> str:
@@ -128,16 +162,18 @@ def plans_fingerprint(identities: dict) -> str:
     return fingerprint(identities)
 
 
-def plan_experiment(name: str, profile: str | None = None, seeds: int = 3) -> list:
+def plan_experiment(name: str, profile: str | None = None, seeds: int = 3, overrides: dict | None = None) -> list:
     """Every plan of an experiment under a profile (default: $PADDLE_CNN_PROFILE, else by the hardware), seeds
-    0..seeds-1 per run, then its timing and arithmetic plans. Bad names or counts: one-line ValueError."""
+    0..seeds-1 per run, with the user's overrides of its settings (check_overrides), then its timing and
+    arithmetic plans. Bad names, counts or overrides: one-line ValueError."""
     exp = get_experiment(name)
     prof = check_profile(profile) if profile else default_profile()
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds must be a positive integer, got {seeds!r}")
+    overrides = check_overrides(overrides)
     plans = []
     for run in exp.runs:
-        config, data = train_settings(exp, run, prof)
+        config, data = train_settings(exp, run, prof, overrides)
         spec = DataSpec(data["dataset"], data["train_subset"], data["test_subset"], prof.generated_data_ok)
         plans += [TrainPlan(exp.name, prof.name, run.name, seed, run.model, dict(run.model_kw), spec,
                             config.replace(seed=seed)) for seed in range(seeds)]

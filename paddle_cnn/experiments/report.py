@@ -4,8 +4,10 @@ Plots are matplotlib Figure objects made without pyplot and saved from themselve
 a notebook's inline backend keeps showing them (display the returned figure), and a script needs no display."""
 from __future__ import annotations
 
-from paddle_cnn.experiments.verdicts import by_label as _by_label, stats as _stats, verdicts
+from paddle_cnn.experiments.statistics import stats as _stats
+from paddle_cnn.experiments.verdicts import by_label as _by_label, verdicts
 from paddle_cnn.text import Table
+from paddle_cnn.training.config import settings_label
 
 RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test top-2",
                "best eval acc", "train s"]
@@ -155,7 +157,7 @@ def plot_curves(results, path: str | None = None):
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     seeds = max((len(r) for r in _by_label(results).values()), default=1)
-    fig.suptitle(f"{results['experiment']} ({results['profile']} profile, "
+    fig.suptitle(f"{results['experiment']} ({_profile(results)} profile, "
                  + ("mean and range over seeds)" if seeds > 1 else "one seed: no spread)"))
     return _finish(fig, path)
 
@@ -188,10 +190,15 @@ def plot_final(results, path: str | None = None):
     ax.set_xticklabels(labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center",
                        fontsize=8)
     ax.set_ylabel("test accuracy (axis fitted to the values)")
-    ax.set_title(f"{results['experiment']}: final test accuracy ({results['profile']})")
+    ax.set_title(f"{results['experiment']}: final test accuracy ({_profile(results)})")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _finish(fig, path)
+
+
+def _profile(results) -> str:
+    """'quick', or 'quick + lr=0.01' for a run with overridden settings (as plot titles name it)."""
+    return results["profile"] + (f" + {settings_label(results['overrides'])}" if results.get("overrides") else "")
 
 
 def header(results) -> str:
@@ -199,9 +206,11 @@ def header(results) -> str:
     (the same as `paddle-cnn run EXP --dry-run` prints; a committed notebook's outputs are checked against it)."""
     from paddle_cnn.experiments.plans import plans_fingerprint
     plans = plans_fingerprint(results["identities"]) if results.get("identities") else "unknown"
+    varied = (f"; **overridden: {settings_label(results['overrides'])}** (not the article's settings: no number is "
+              "compared with the article's)" if results.get("overrides") else "")
     return (f"Profile **{results['profile']}**, {results.get('seeds', 1)} seed(s), device {results.get('device')}, "
             f"started {results.get('started', '')}, finished {results.get('finished', '(running)')}; "
-            f"plans `{plans}`.")
+            f"plans `{plans}`{varied}.")
 
 
 def claims_table(results, title: str = "") -> Table:
@@ -296,29 +305,32 @@ def write_report(results, folder: str) -> None:
     """results.md and the plots (curves.png, final.png) from results (as in results.json)."""
     import os
 
-    from paddle_cnn.training.checkpoint import atomic_write_text
+    from paddle_cnn.files import atomic_write_text
     if results.get("runs"):
         plot_curves(results, os.path.join(folder, "curves.png"))
         plot_final(results, os.path.join(folder, "final.png"))
     atomic_write_text(os.path.join(folder, "results.md"), results_markdown(results))
 
 
-def rebuild(experiment: str, logdir: str = "logs") -> str:
-    """`paddle-cnn report`: rebuild results.md and plots from logdir/EXPERIMENT/results.json, no training."""
+def rebuild(experiment: str, logdir: str = "logs", overrides: dict | None = None) -> str:
+    """`paddle-cnn report`: rebuild results.md and plots from logdir/EXPERIMENT/results.json (of the runs with
+    these overrides: logdir/EXPERIMENT+lr=0.01/...), no training."""
     import json
     import os
 
     from paddle_cnn.experiments.definitions import get_experiment
     exp = get_experiment(experiment)
-    path = os.path.join(logdir, exp.name, "results.json")
+    from paddle_cnn.places import experiment_folder
+    path = os.path.join(experiment_folder(logdir, exp.name, None, overrides), "results.json")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} is missing; run `paddle-cnn run {exp.name}` first")
+        given = "".join(f" --set {part}" for part in settings_label(overrides).split(", ")) if overrides else ""
+        raise FileNotFoundError(f"{path} is missing; run `paddle-cnn run {exp.name}{given}` first")
     from paddle_cnn.experiments.results_file import read_results
     results = read_results(path, f"delete it and rerun the experiment (paddle-cnn run {exp.name}) to write it afresh",
                            exp.name)
     if results.get("runs") or "arithmetic" in results:  # else: an older file's stored claims stay as they are
         results["claims"] = verdicts(exp, results)
-        from paddle_cnn.training.checkpoint import atomic_write_text
+        from paddle_cnn.files import atomic_write_text
         atomic_write_text(path, json.dumps(results, indent=1, default=str))  # results.json says what results.md says
     write_report(results, os.path.dirname(path))
     return os.path.join(os.path.dirname(path), "results.md")

@@ -4,7 +4,7 @@ field that is wrong, and the fix. Nothing downstream meets a KeyError or a list 
 
 Shape (runner.Results writes it): {"experiment": str, "profile": str, "runs": [run, ...], optional "title",
 "seeds", "claims", "notes", "device", "started", "finished", "identities", "plans_done", "timing", "models",
-"arithmetic"}; a run: {"run", "model", "params", "macs", "epochs", "history": {key: [number per epoch]}, ...}.
+"arithmetic", "overrides"}; a run: {"run", "model", "params", "macs", "epochs", "history": {key: [number per epoch]}, ...}.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ RUN_FIELDS = {"run": jc.text, "model": jc.text, "params": jc.whole, "macs": _num
 RUN_OPTIONAL = {"label": jc.text, "seed": jc.whole, "weights": _num, "num_classes": jc.whole,
                 "train_images": jc.whole, "test_images": jc.whole, "settings": jc.obj, "fingerprint": jc.text}
 RUN_MEASURES = ("test_acc", "test_top2", "best_eval_acc", "train_seconds")  # a number, or null
-TOP_OPTIONAL = {"title": jc.text, "seeds": jc.whole, "device": jc.text, "started": jc.text, "finished": jc.text}
+TOP_OPTIONAL = {"title": jc.text, "seeds": jc.whole, "device": jc.text, "started": jc.text, "finished": jc.text,
+                "overrides": jc.obj}
 PLOTTED = ("eval_acc", "eval_loss")  # history curves every report draws
 
 

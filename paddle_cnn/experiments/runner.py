@@ -12,38 +12,39 @@ import json
 import os
 import time
 
-from paddle_cnn import device
+from paddle_cnn import device, files
 from paddle_cnn.data import DataError, DataMissing, load_dataset
 from paddle_cnn.experiments.definitions import get_experiment
 from paddle_cnn.experiments.plans import ArithmeticPlan, TimingPlan, TrainPlan, plan_experiment
 from paddle_cnn.training import checkpoint as ckpt
-from paddle_cnn.training.checkpoint import atomic_write_text
 
 
 def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_dir: str | None = None,
                    logdir: str | None = None, resume: bool = False, progress: bool | None = None, log=print,
-                   reuse: bool = False) -> dict:
+                   reuse: bool = False, overrides: dict | None = None) -> dict:
     """Run every plan of experiment `name` (see plans.plan_experiment) and return the results (as results.json).
 
     resume: keep finished runs and continue interrupted ones, refusing (one line, nothing changed) anything in the
     folder that another plan wrote. reuse (the notebooks' default): keep finished runs and continue interrupted
     ones of the same plans, and train afresh, saying so, those whose plan changed. Neither: start afresh.
-    logdir None: the checkout's logs/ (work/logs on AI Studio; smoke runs in its smoke/ folder)."""
-    from paddle_cnn.places import default_logdir
-    plans = plan_experiment(name, profile, seeds)
+    logdir None: the checkout's logs/ (work/logs on AI Studio; smoke runs in its smoke/ folder). overrides: settings
+    varied from outside ({"lr": 0.01}; plans.check_overrides): plans of their own, in a folder of their own
+    (EXPERIMENT+lr=0.01), whose verdicts say that the numbers are not the article's settings."""
+    from paddle_cnn.experiments.plans import check_overrides
+    from paddle_cnn.places import experiment_folder
+    overrides = check_overrides(overrides)
+    plans = plan_experiment(name, profile, seeds, overrides)
     dev = device.setup()  # device, threads (a bad thread variable is one line here)
     from paddle_cnn.training.cpu_kernels import blas_conv_wanted, conv_rule
     blas_conv_wanted(), conv_rule()  # a bad PADDLE_CNN_BLAS_CONV / _CONV_RULE: one line, before anything is written
     exp = get_experiment(name)
-    folder = os.path.join(logdir or default_logdir(plans[0].profile if plans else None), exp.name)
+    folder = experiment_folder(logdir, exp.name, plans[0].profile if plans else None, overrides)
     data = DataCache(data_dir, folder, log)
-    for plan in plans:  # missing or corrupt data: one line before anything is written (generated stand-ins too)
-        if isinstance(plan, TrainPlan):
-            data.splits(plan)
+    plans = data.resolve(plans)  # missing or corrupt data: one line before anything is written
     check_writable(folder)
     rank, world = device.rank_and_world()  # under paddle.distributed.launch: rank 0 locks and writes
     with RunLock(folder) if rank == 0 else contextlib.nullcontext():
-        results = Results(exp, plans, folder, resume, reuse, log, write=rank == 0)
+        results = Results(exp, plans, folder, resume, reuse, log, write=rank == 0, overrides=overrides)
         if resume:
             check_checkpoints(plans, folder, data)
         if rank == 0:  # after every refusal: a refused run changes nothing
@@ -56,6 +57,13 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
             go_on = resume or (reuse and own_checkpoint(plan, folder, data, log))
             results.add(plan, execute(plan, folder, data, go_on, progress, log), data.notes)
         return results.finish()
+
+
+def resolve_plans(name: str, profile: str | None = None, seeds: int = 3, data_dir: str | None = None,
+                  log=print, overrides: dict | None = None) -> list:
+    """The plans a run of experiment `name` would execute: plan_experiment's, with the digest of the data each
+    one reads (loaded here). DataError when the data cannot be read."""
+    return DataCache(data_dir, "", log).resolve(plan_experiment(name, profile, seeds, overrides))
 
 
 def execute(plan, folder: str, data: "DataCache", resume: bool, progress, log) -> dict:
@@ -159,12 +167,12 @@ def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
 
 
 def remove_leftovers(plans: list, folder: str) -> None:
-    """What a crash left of earlier writes (checkpoint.leftovers: temporary files beside results.json, latest.json,
+    """What a crash left of earlier writes (files.leftovers: temporary files beside results.json, latest.json,
     results.md and VisualDL records, unfinished checkpoint folders) in the experiment's folder, its runs' VisualDL
     folders and their checkpoint folders; removed at the start of a run, under its lock."""
     runs = [p for p in plans if isinstance(p, TrainPlan)]
     for d in [folder] + [os.path.join(folder, p.key) for p in runs] + [checkpoint_dir(folder, p) for p in runs]:
-        ckpt.remove_leftovers(d)
+        files.remove_leftovers(d)
 
 
 def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
@@ -191,7 +199,7 @@ class Results:
     'identities' holds every plan's identity, 'plans_done' the fingerprint of each finished plan."""
 
     def __init__(self, exp, plans: list, folder: str, resume: bool, reuse: bool = False, log=print,
-                 write: bool = True):
+                 write: bool = True, overrides: dict | None = None):
         self.counts: dict = {}  # run label -> parameters of the model today's code builds for it
         self.write = write  # False on data-parallel ranks other than 0: they keep the results in memory
         self.exp, self.plans, self.path = exp, plans, os.path.join(folder, "results.json")
@@ -201,6 +209,8 @@ class Results:
                      "claims": [], "notes": notes_for(exp, plans[0].profile), "device": "",
                      "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                      "identities": {p.key: p.identity() for p in plans}, "plans_done": {}}
+        if overrides:
+            self.data["overrides"] = dict(overrides)
         if resume and os.path.exists(self.path):
             self._keep(self._read())
         elif reuse and os.path.exists(self.path):
@@ -285,7 +295,7 @@ class Results:
         from paddle_cnn.experiments.verdicts import verdicts
         self.data["claims"] = verdicts(self.exp, self.data)
         if self.write:
-            atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
+            files.atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
 
     def finish(self) -> dict:
         from paddle_cnn.experiments.report import write_report
@@ -303,6 +313,7 @@ class DataCache:
 
     def __init__(self, data_dir: str | None, folder: str, log=print):
         self.data_dir, self.folder, self.log, self.cache, self.notes = data_dir, folder, log, {}, []
+        self.digests: dict = {}  # (data set, size) -> data_digest
 
     def splits(self, plan: TrainPlan) -> dict:
         key = (plan.data.name, plan.config.input_size)
@@ -314,6 +325,20 @@ class DataCache:
                     raise
                 self.cache[key] = self._generated(plan, e)
         return self.cache[key]
+
+    def resolve(self, plans: list) -> list:
+        """The plans with the digest of the data each one reads (loaded here, once per data set and size: missing
+        or corrupt data is one line before anything is written; generated stand-ins too)."""
+        from paddle_cnn.data.common import data_digest
+        out = []
+        for plan in plans:
+            if isinstance(plan, TrainPlan):
+                key = (plan.data.name, plan.config.input_size)
+                if key not in self.digests:
+                    self.digests[key] = data_digest(self.splits(plan))
+                plan = plan.with_data(self.digests[key])
+            out.append(plan)
+        return out
 
     def _generated(self, plan: TrainPlan, error: DataError) -> dict:
         import tempfile

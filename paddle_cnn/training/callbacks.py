@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+from paddle_cnn.files import remove_leftovers
 from paddle_cnn.training import checkpoint as ckpt
 from paddle_cnn.training import vdl_records
 from paddle_cnn.training.config import OPTIMIZER_SLOTS
@@ -242,7 +243,7 @@ class Checkpointer(Callback):
                 where = f"in epoch {state.epoch + 1} after step {p['step']}" if p else f"after epoch {state.epoch}"
                 self.log(f"resuming {state.name or 'run'} {where} from {self.dir}")
         if state.rank == 0:  # a crash's temporary files go; a full disk is refused before anything is written
-            ckpt.remove_leftovers(self.dir)
+            remove_leftovers(self.dir)
             ckpt.check_space(self.dir, state.model, OPTIMIZER_SLOTS[state.config.optimizer],
                              state.config.epochs - state.epoch, self.keep)
 

@@ -17,59 +17,23 @@ import json
 import os
 import re
 import shutil
-import stat
 import tempfile
 
 import numpy as np
 import paddle
 
 from paddle_cnn import jsoncheck as jc
+from paddle_cnn.files import TEMP_PREFIX, as_the_user_would_make_them, atomic_write_text, disk_bytes, leftovers
+from paddle_cnn.training.config import HISTORY_KEYS, expand_identity
 
 FORMAT = "paddle-cnn-checkpoint/1"
 EPOCH_FOLDER = re.compile(r"epoch-\d{4,}(-step-\d{6,})?")  # what save names its folders (and latest.json)
-TEMP_PREFIX = ".tmp-"  # atomic_write_bytes' temporary files; save's unfinished folders are TEMP_PREFIX + "epoch-"
 NOT_RESUMED = ("nothing was loaded or changed: run without --resume (resume=False) to start this run afresh, "
                "replacing its checkpoints")
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, of another format or of another model; one line."""
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, rename over it: readers see the old file or the new."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # as open() would have made it (mkstemp makes 0600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _as_the_user_would_make_them(folder: str) -> None:
-    """Modes as open() and mkdir() would give under the user's umask (mkdtemp makes 0700, safetensors 0600)."""
-    mask = _umask()
-    os.chmod(folder, 0o777 & ~mask)
-    for name in os.listdir(folder):
-        os.chmod(os.path.join(folder, name), 0o666 & ~mask)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _unwrap(model):
@@ -108,7 +72,7 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
     epoch = int(state["epoch"])
     step = (state.get("partial") or {}).get("step")  # interrupted inside epoch + 1 after this many steps
     final = os.path.join(ckpt_dir, f"epoch-{epoch:04d}" + (f"-step-{int(step):06d}" if step is not None else ""))
-    tmp = tempfile.mkdtemp(dir=ckpt_dir, prefix=f".tmp-epoch-{epoch:04d}-")
+    tmp = tempfile.mkdtemp(dir=ckpt_dir, prefix=f"{TEMP_PREFIX}epoch-{epoch:04d}-")
     try:
         weights = {k: _to_numpy(v) for k, v in _unwrap(model).state_dict().items()}
         meta = {"format": FORMAT, "model": str(state.get("model", ""))}
@@ -119,7 +83,7 @@ def save(ckpt_dir: str, model, optimizer, state: dict, keep: int = 2) -> str:
             json.dump({"format": FORMAT, **state, "optimizer_other": _jsonable(opt_other)}, f)
             f.flush()
             os.fsync(f.fileno())
-        _as_the_user_would_make_them(tmp)
+        as_the_user_would_make_them(tmp)
         if os.path.exists(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -155,63 +119,10 @@ def check_space(ckpt_dir: str, model, opt_slots: int = 2, epochs: int | None = N
     folder = os.path.abspath(ckpt_dir)
     while not os.path.exists(folder):
         folder = os.path.dirname(folder)
-    free = shutil.disk_usage(folder).free + sum(_bytes(p) for p in leftovers(ckpt_dir))
+    free = shutil.disk_usage(folder).free + sum(disk_bytes(p) for p in leftovers(ckpt_dir))
     if free < need:
         raise CheckpointError(f"only {free / 2**20:.0f} MB free on the disk of {ckpt_dir}; this run's checkpoints "
                               f"need about {need / 2**20:.0f} MB: free space or choose another --logdir")
-
-
-def leftovers(folder: str) -> list[str]:
-    """What a crash left of our own writes directly inside `folder`: temporary files of atomic_write_bytes
-    (`.tmp-*`: results.json, latest.json, results.md, VisualDL merges) and unfinished checkpoint folders of
-    save (`.tmp-epoch-*`). Nothing else, and never a symlink (neither listed nor followed)."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return []
-    found = []
-    for e in entries:
-        if not e.name.startswith(TEMP_PREFIX) or e.is_symlink():
-            continue
-        if e.is_file(follow_symlinks=False) or (e.is_dir(follow_symlinks=False)
-                                                and e.name.startswith(TEMP_PREFIX + "epoch-")):
-            found.append(e.path)
-    return sorted(found)
-
-
-def _bytes(path: str) -> int:
-    """Bytes of a file, or of the files under a folder (links not followed, not counted)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    if not stat.S_ISDIR(st.st_mode):
-        return st.st_size if stat.S_ISREG(st.st_mode) else 0
-    total = 0
-    for base, _, files in os.walk(path, followlinks=False):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(base, name))
-            except OSError:
-                continue
-            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
-    return total
-
-
-def remove_leftovers(folder: str) -> int:
-    """Remove `leftovers(folder)` (a run's start, under its lock); returns the bytes freed."""
-    freed = 0
-    for path in leftovers(folder):
-        size = _bytes(path)
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)  # removes links inside, never what they point to
-            else:
-                os.remove(path)
-            freed += size
-        except OSError:  # gone meanwhile or not ours to remove: it stays counted as nothing
-            pass
-    return freed
 
 
 def _jsonable(obj):
@@ -476,7 +387,6 @@ def validate_state(state: dict, source: str, epochs: int | None = None, steps_pe
     ranges and lengths of every field a resume reads (epoch within the run's `epochs`, a history of that many
     epochs, an interrupted epoch's step within `steps_per_epoch` and its random state, the pending VisualDL points,
     ...). The first problem is one CheckpointError naming `source` and the fix; nothing is loaded."""
-    from paddle_cnn.training.loop import HISTORY_KEYS
     try:
         epoch = jc.whole(jc.key(state, "epoch", "it"), "epoch", 0, epochs)
         history = jc.obj(jc.key(state, "history", "it"), "history")
@@ -529,9 +439,12 @@ def describe_differences(saved: dict, wanted: dict, most: int = 4) -> str:
 
 def differences(saved: dict, wanted: dict) -> list[str]:
     """'profile smoke, here quick'-style lines for every setting that differs between two identities."""
-    a, b = _flat(saved), _flat(wanted)
+    a, b = ({**d, "config": expand_identity(d["config"])} if isinstance(d.get("config"), dict) else d
+            for d in (saved, wanted))
+    a, b = _flat(a), _flat(b)
     keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k.startswith("config."), k))  # run, data, config
-    return [f"{k.removeprefix('config.')} {a.get(k, '(none)')!r} there, {b.get(k, '(none)')!r} here"
+    return [(f"the data changed (digest {a.get(k, '(none)')} there, {b.get(k, '(none)')} here)" if k == "data.digest"
+             else f"{k.removeprefix('config.')} {a.get(k, '(none)')!r} there, {b.get(k, '(none)')!r} here")
             for k in keys if a.get(k, "(none)") != b.get(k, "(none)")]
 
 
@@ -561,7 +474,7 @@ def _verified(ckpt_dir, model, identity, optimizer, steps_per_epoch) -> tuple[st
         raise CheckpointError(f"{ckpt_dir} holds a checkpoint of another run ({what or 'the same settings'})"
                               f"{shapes}; nothing was loaded or changed: run without --resume (resume=False) to "
                               "start afresh, replacing it, or choose another --logdir")
-    config = identity.get("config") if isinstance(identity.get("config"), dict) else {}
+    config = expand_identity(identity["config"]) if isinstance(identity.get("config"), dict) else {}
     validate_state(state, os.path.join(path, "state.json"), config.get("epochs"), steps_per_epoch,
                    config.get("batch_size"))
     check_dtypes(model, weights, os.path.join(path, "model.safetensors"))

@@ -1,8 +1,10 @@
 """TrainConfig: every training setting in one visible block, with its default and unit, validated in one place.
 
-A run's identity (what its checkpoints and results are keyed by) is its config plus what it trains on; the
-fields marked `identity=False` change how fast a run goes, never what it computes beyond float32 rounding (the
-thread count and the BLAS convolution add the same terms in another order; tests/test_reference_identity.py).
+A run's identity (what its checkpoints and results are keyed by) is the settings that differ from their defaults
+(plus IDENTITY_SCHEMA) and what it trains on, so that a new setting with a default leaves every run's identity as
+it was; the fields marked `identity=False` change how fast a run goes, never what it computes beyond float32
+rounding (the thread count and the BLAS convolution add the same terms in another order;
+tests/test_reference_identity.py).
 """
 from __future__ import annotations
 
@@ -15,9 +17,15 @@ from paddle_cnn.data.loader import AUGMENTATIONS
 from paddle_cnn.text import did_you_mean
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
+HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
+#              what fit records per epoch (a checkpoint's history holds the same keys)
 OPTIMIZER_SLOTS = {"adam": 2, "sgd": 0, "momentum": 1}  # state arrays per parameter (for the disk-space check)
 SCHEDULES = ("constant", "piecewise", "exponential", "cosine")
 AMP_DTYPES = ("float16", "bfloat16")
+
+
+IDENTITY_SCHEMA = 2  # raise when a default of a setting below, or what a setting means, changes: every
+#                      identity then differs from those written before (1: every setting hashed, defaults too)
 
 
 def _speed_only(default):
@@ -103,12 +111,35 @@ class TrainConfig:
         return min(math.ceil(train_images / self.batch_size), self.max_batches or math.inf)
 
     def identity(self) -> dict:
-        """The settings that decide what a run computes (JSON-ready): what a checkpoint must match to resume."""
+        """What a checkpoint must match to resume (JSON-ready): the settings that decide what a run computes and
+        differ from their defaults, with the schema version of those defaults. A new setting whose default
+        computes what the code did before it leaves every identity as it was."""
+        defaults = _defaults()
+        return {"schema": IDENTITY_SCHEMA, **{k: v for k, v in self.computed().items() if v != defaults[k]}}
+
+    def computed(self) -> dict:
+        """Every setting that decides what a run computes, defaults included (JSON-ready)."""
         return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.metadata.get("identity", True)}
 
     def as_dict(self) -> dict:
         return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _defaults() -> dict:
+    return TrainConfig().computed()
+
+
+def expand_identity(config_identity: dict) -> dict:
+    """A config identity (TrainConfig.identity(), as a checkpoint or results.json holds it) with today's defaults
+    filled in for the settings it leaves out; its schema key dropped."""
+    return {**_defaults(), **{k: v for k, v in config_identity.items() if k != "schema"}}
+
+
+def settings_label(settings: dict) -> str:
+    """'lr=0.01, epochs=5, augment=crop,flip': how results headers, verdicts and the dry run name settings."""
+    return ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                     for k, v in settings.items())
 
 
 def jsonable(v):

@@ -26,10 +26,9 @@ from paddle_cnn.device import (GPU_PATHS_SWITCH, cpu_threads, cudnn_deterministi
                                threads_for_step)
 from paddle_cnn.training.callbacks import (Callback, CallbackList, Interrupted, NaNCheck, NonFiniteLoss, Progress,
                                            StopOnInterrupt)
-from paddle_cnn.training.config import TrainConfig, lr_at, make_optimizer
+from paddle_cnn.training.config import HISTORY_KEYS, TrainConfig, lr_at, make_optimizer
 from paddle_cnn.training.cpu_kernels import cpu_kernels
 
-HISTORY_KEYS = ("train_loss", "train_acc", "eval_loss", "eval_acc", "eval_top2", "lr", "images_per_s", "seconds")
 NO_EVAL = {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
 
 

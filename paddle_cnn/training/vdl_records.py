@@ -20,7 +20,7 @@ import glob
 import os
 import struct
 
-from paddle_cnn.training.checkpoint import atomic_write_bytes
+from paddle_cnn.files import atomic_write_bytes
 
 PATTERN = "vdlrecords.*"
 

@@ -1,0 +1,100 @@
+"""Files written so that a crash never leaves half of one: atomic writes (a temporary file beside the target,
+fsync, rename), modes as the user's umask would give them, and the clean-up of what a crash left of our own
+temporary files and folders (never a link, never anything not ours)."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+
+TEMP_PREFIX = ".tmp-"  # atomic_write_bytes' temporary files; checkpoint.save's unfinished folders: TEMP_PREFIX + "epoch-"
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, rename over it: readers see the old file or the new."""
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=TEMP_PREFIX, suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would have made it (mkstemp makes 0600)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def as_the_user_would_make_them(folder: str) -> None:
+    """Modes as open() and mkdir() would give under the user's umask (mkdtemp makes 0700, safetensors 0600)."""
+    mask = _umask()
+    os.chmod(folder, 0o777 & ~mask)
+    for name in os.listdir(folder):
+        os.chmod(os.path.join(folder, name), 0o666 & ~mask)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def leftovers(folder: str) -> list[str]:
+    """What a crash left of our own writes directly inside `folder`: temporary files of atomic_write_bytes
+    (`.tmp-*`: results.json, latest.json, results.md, VisualDL merges) and unfinished checkpoint folders of
+    save (`.tmp-epoch-*`). Nothing else, and never a symlink (neither listed nor followed)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    found = []
+    for e in entries:
+        if not e.name.startswith(TEMP_PREFIX) or e.is_symlink():
+            continue
+        if e.is_file(follow_symlinks=False) or (e.is_dir(follow_symlinks=False)
+                                                and e.name.startswith(TEMP_PREFIX + "epoch-")):
+            found.append(e.path)
+    return sorted(found)
+
+
+def disk_bytes(path: str) -> int:
+    """Bytes of a file, or of the files under a folder (links not followed, not counted)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
+    total = 0
+    for base, _, files in os.walk(path, followlinks=False):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(base, name))
+            except OSError:
+                continue
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return total
+
+
+def remove_leftovers(folder: str) -> int:
+    """Remove `leftovers(folder)` (a run's start, under its lock); returns the bytes freed."""
+    freed = 0
+    for path in leftovers(folder):
+        size = disk_bytes(path)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)  # removes links inside, never what they point to
+            else:
+                os.remove(path)
+            freed += size
+        except OSError:  # gone meanwhile or not ours to remove: it stays counted as nothing
+            pass
+    return freed
