@@ -26,7 +26,7 @@ $(VENV26)/.installed: pyproject.toml
 # a fresh 2-core machine: about 1 min of set-up, 1 min 40 s of training on an AMD EPYC, 3-4 min on a Xeon);
 # notebook 03 then shows (reuses) these runs
 demo: $(VENV)/.installed
-	$(PY) -m paddle_cnn run pool-vs-stride --profile quick --seeds 3
+	PADDLE_CNN_RERUN="make demo" $(PY) -m paddle_cnn run pool-vs-stride --profile quick --seeds 3
 	@echo "notebook:     $(VENV)/bin/jupyter lab notebooks/03_pool_vs_stride2_mnist.ipynb"
 	@echo "layer tables: $(VENV)/bin/paddle-cnn summary lenet_nopool   (or: source $(VENV)/bin/activate)"
 

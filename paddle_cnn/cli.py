@@ -210,7 +210,8 @@ def cmd_run(args) -> int:
                                  reuse=not (args.resume or args.retrain), overrides=overrides)
     except KeyboardInterrupt as e:  # training.Interrupted says where it stopped and that it saved that state
         where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {folder}; "
-        print(f"paddle-cnn: interrupted: {where}rerun the same command to continue (finished runs are reused)",
+        again = f"`{os.environ['PADDLE_CNN_RERUN']}`" if os.environ.get("PADDLE_CNN_RERUN") else "the same command"
+        print(f"paddle-cnn: interrupted: {where}rerun {again} to continue (finished runs are reused)",
               file=sys.stderr)
         return 130
     if results.get("claims"):

@@ -115,7 +115,7 @@ def test_a_speed_only_setting_leaves_the_weights(name):
 def test_the_fingerprint_does_not_depend_on_the_order_settings_were_written_in():
     """The same model options written in two orders are the same plan (a notebook's dict and the CLI's need not
     agree on order); hashed with sort_keys, as json.dumps documents, the blob is the same."""
-    from paddle_cnn.training.checkpoint import fingerprint
+    from paddle_cnn.training.identity import fingerprint
     plan = base_plan()
     a = dataclasses.replace(plan, model_kw={"lrn": True, "dropout": 0.5, "bn": False})
     b = dataclasses.replace(plan, model_kw={"bn": False, "dropout": 0.5, "lrn": True})

@@ -160,7 +160,7 @@ def _cli(logdir, *extra):
 def test_set_overrides_are_runs_of_their_own_beside_the_articles(tmp_path):
     """`--set lr=0.01 --set epochs=3` next to the default run: two sets of results, neither overwritten; the
     overridden one trains with those settings (read back from its runs and VisualDL's records), its results
-    header and dry run name the overrides, and a second default run reuses its own runs."""
+    header and dry run name the overrides; a second default run reuses its own runs, --retrain trains them again."""
     from visualdl import LogReader
     first = _cli(tmp_path)
     assert first.returncode == 0, first.stderr
@@ -181,10 +181,17 @@ def test_set_overrides_are_runs_of_their_own_beside_the_articles(tmp_path):
     assert [round(x.value, 6) for x in reader.get_data("scalar", "lr")][:1] == [0.01]
     md = (folder / "results.md").read_text()
     assert "overridden: lr=0.01, epochs=3" in md
+    # one meaning for every command: the same command again reuses what finished (saying so per run), --retrain
+    # trains afresh, --resume with --retrain contradicts itself
     again = _cli(tmp_path)
     assert again.returncode == 0, again.stderr
     assert sorted(l.split(":")[0] for l in again.stdout.splitlines() if "reused, not retrained" in l) == \
         ["lenet-s0", "lenet_nopool-s0"]
+    assert json.loads(plain.read_bytes())["runs"] == json.loads(before)["runs"]
+    fresh = _cli(tmp_path, "--retrain")
+    assert fresh.returncode == 0 and "reused" not in fresh.stdout
+    both = _cli(tmp_path, "--resume", "--retrain")
+    assert both.returncode == 2 and "--resume and --retrain contradict" in both.stderr
 
 
 @pytest.mark.parametrize("items, expected", [
@@ -218,19 +225,6 @@ def test_a_bad_set_is_one_line_exit_2_before_anything_runs(tmp_path, capsys, ite
     assert not list(tmp_path.iterdir())
 
 
-def test_a_run_reuses_finished_runs_unless_told_to_retrain(tmp_path):
-    """One meaning for every command: a second `paddle-cnn run` reuses the finished runs of the same plans and
-    says so per run; --retrain trains them again; --resume with --retrain is refused."""
-    assert _cli(tmp_path).returncode == 0
-    again = _cli(tmp_path)
-    assert sorted(l.split(":")[0] for l in again.stdout.splitlines() if "reused, not retrained" in l) == \
-        ["lenet-s0", "lenet_nopool-s0"]
-    fresh = _cli(tmp_path, "--retrain")
-    assert fresh.returncode == 0 and "reused" not in fresh.stdout
-    both = _cli(tmp_path, "--resume", "--retrain")
-    assert both.returncode == 2 and "--resume and --retrain contradict" in both.stderr
-
-
 def test_a_notebook_varies_its_experiment_through_overrides(tmp_path):
     """OVERRIDES in the parameters cell, as papermill (or a user) sets it: the notebook says so, trains with it in
     a folder of its own, and the results header names it."""
@@ -241,3 +235,39 @@ def test_a_notebook_varies_its_experiment_through_overrides(tmp_path):
     res = json.loads((tmp_path / "pool-vs-stride+lr=0.005" / "results.json").read_text())
     assert res["overrides"] == {"lr": 0.005} and {r["settings"]["lr"] for r in res["runs"]} == {0.005}
     assert not (tmp_path / "pool-vs-stride").exists()
+
+
+def test_overridden_epochs_scale_the_schedule_and_overridden_milestones_are_literal():
+    """vgg16-cifar10 decays every 100 of its 200 epochs: --set epochs=20 under full decays every 10 (as a profile's
+    epochs do), --set decay_epochs=3 is taken as given; tricks-caltech16's lr-decay run divides at 20 and 40 of 60:
+    epochs=6 gives 2 and 4, milestones=1,5 stay 1 and 5. Worked out by hand."""
+    from paddle_cnn.experiments.plans import TrainPlan, plan_experiment
+
+    def config(exp, label, **overrides):
+        return next(p.config for p in plan_experiment(exp, "full", 1, overrides)
+                    if isinstance(p, TrainPlan) and p.label.startswith(label))
+    assert config("vgg16-cifar10", "vgg16_cifar").decay_epochs == 100
+    assert config("vgg16-cifar10", "vgg16_cifar", epochs=20).decay_epochs == 10
+    assert config("vgg16-cifar10", "vgg16_cifar", epochs=20, decay_epochs=3).decay_epochs == 3
+    decayed = next(p.label for p in plan_experiment("tricks-caltech16", "full", 1)
+                   if isinstance(p, TrainPlan) and p.config.milestones)
+    assert config("tricks-caltech16", decayed).milestones == (20, 40)
+    assert config("tricks-caltech16", decayed, epochs=6).milestones == (2, 4)
+    assert config("tricks-caltech16", decayed, epochs=6, milestones=(1, 5)).milestones == (1, 5)
+
+
+def test_the_ctrl_c_hint_under_make_demo_names_make_demo(tmp_path, monkeypatch, capsys):
+    """`make demo` stopped by Ctrl-C: the hint names the command that continues it, which reuses what finished."""
+    import paddle_cnn.experiments.runner as runner
+    from paddle_cnn.cli import main
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runner, "run_experiment", interrupted)
+    monkeypatch.setenv("PADDLE_CNN_RERUN", "make demo")
+    assert main(["run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path)]) == 130
+    assert "rerun `make demo` to continue (finished runs are reused)" in capsys.readouterr().err
+    monkeypatch.delenv("PADDLE_CNN_RERUN")
+    assert main(["run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path)]) == 130
+    assert "rerun the same command to continue" in capsys.readouterr().err
+    assert 'PADDLE_CNN_RERUN="make demo"' in (ROOT / "Makefile").read_text()

@@ -51,6 +51,7 @@ REF_DATA = "tests/test_reference_data.py"
 REF_STATS = "tests/test_reference_stats.py"
 REF_REPORT = "tests/test_reference_report.py"
 REF_ID = "tests/test_reference_identity.py"
+RUN_ID = "tests/test_run_identity.py"
 
 MUTATIONS = [
     # ------------------------------------------------------------------ the 16 that once survived every test
@@ -150,7 +151,7 @@ MUTATIONS = [
       [('    if shapes or state.get("fingerprint") != fingerprint(identity):', "    if shapes:")],
       "tests/test_architecture.py"),
     M("results: --resume keeps rows of other plans", "paddle_cnn/experiments/runner.py",
-      [("            if ckpt.fingerprint(identity) != wanted[key].fingerprint:", "            if False:")],
+      [("            if fingerprint(identity) != wanted[key].fingerprint:", "            if False:")],
       "tests/test_architecture.py"),
     M("plans: the profile is not part of a run's identity", "paddle_cnn/experiments/plans.py",
       [('"profile": self.profile, "run": self.label', '"run": self.label')], "tests/test_architecture.py"),
@@ -373,8 +374,32 @@ MUTATIONS = [
       [("self.step, float(vals[-1])))", "self.step, float(vals.mean())))")], REF_REPORT),
     M("ref: best eval accuracy is the last epoch's", "paddle_cnn/experiments/runner.py",
       [('"best_eval_acc": max(hist["eval_acc"])', '"best_eval_acc": hist["eval_acc"][-1]')], REF_TRAIN),
-    M("ref: the fingerprint depends on key order", "paddle_cnn/training/checkpoint.py",
+    M("ref: the fingerprint depends on key order", "paddle_cnn/training/identity.py",
       [('json.dumps(identity, sort_keys=True, separators', 'json.dumps(identity, separators')], REF_ID),
+    # ------------------------------------------------------------------------- run identity and overrides
+    M("identity: defaults hashed too (a new setting moves every fingerprint)", "paddle_cnn/training/config.py",
+      [('return {"schema": IDENTITY_SCHEMA, **{k: v for k, v in self.computed().items() if v != defaults[k]}}',
+        'return {"schema": IDENTITY_SCHEMA, **self.computed()}')], RUN_ID),
+    M("identity: the data's digest left out", "paddle_cnn/experiments/plans.py",
+      [('        d.pop("generated_ok")\n', '        d.pop("generated_ok")\n        d.pop("digest")\n')], RUN_ID),
+    M("identity: the digest reads the images only", "paddle_cnn/data/common.py",
+      [("        h.update(memoryview(labels).cast(\"B\"))\n", "")], RUN_ID),
+    M("overrides: not applied to the settings", "paddle_cnn/experiments/plans.py",
+      [("    s.update(overrides)\n", "")], RUN_ID),
+    M("overrides: the article's folder", "paddle_cnn/places.py",
+      [("return os.path.join(logdir or default_logdir(profile), experiment + suffix)",
+        "return os.path.join(logdir or default_logdir(profile), experiment)")], RUN_ID),
+    M("overrides: overridden epochs leave the milestones", "paddle_cnn/experiments/plans.py",
+      [('    epochs = s.get("epochs", full_epochs)\n    if s.get("milestones")',
+        '    epochs = exp.profiles.get(profile.name, {}).get("epochs", full_epochs)\n    if s.get("milestones")')],
+      RUN_ID),
+    M("overrides: verdicts compare overridden runs with the article", "paddle_cnn/experiments/verdicts.py",
+      [('    if results.get("overrides"):  # settings varied', '    if False:  # settings varied')], VERDICTS),
+    M("cli: run retrains finished runs by default", "paddle_cnn/cli.py",
+      [("reuse=not (args.resume or args.retrain)", "reuse=False")], RUN_ID),
+    M("cli: --set values read as text", "paddle_cnn/cli.py",
+      [('            value = ast.literal_eval({"none": "None", "true": "True", "false": "False"}.get(text.lower(), text))',
+        '            value = text')], RUN_ID),
 ]
 
 

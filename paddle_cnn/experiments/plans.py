@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from paddle_cnn.experiments.definitions import Experiment, Profile, Run, check_profile, default_profile, \
     get_experiment
-from paddle_cnn.training.checkpoint import fingerprint
+from paddle_cnn.training.identity import fingerprint
 from paddle_cnn.training.config import TrainConfig, jsonable
 
 DATA_KEYS = ("dataset", "train_subset", "test_subset")  # plan keys of a profile override; the rest is TrainConfig

@@ -16,6 +16,7 @@ from paddle_cnn import device, files
 from paddle_cnn.data import DataError, DataMissing, load_dataset
 from paddle_cnn.experiments.definitions import get_experiment
 from paddle_cnn.experiments.plans import ArithmeticPlan, TimingPlan, TrainPlan, plan_experiment
+from paddle_cnn.training.identity import describe_differences, fingerprint
 from paddle_cnn.training import checkpoint as ckpt
 
 
@@ -229,8 +230,8 @@ class Results:
         for key, identity in old.get("identities", {}).items():
             if key not in wanted:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
-            if ckpt.fingerprint(identity) != wanted[key].fingerprint:
-                self._refuse(key, ckpt.describe_differences(identity, wanted[key].identity()))
+            if fingerprint(identity) != wanted[key].fingerprint:
+                self._refuse(key, describe_differences(identity, wanted[key].identity()))
         for k in ("runs", "timing", "models", "arithmetic", "notes", "plans_done", "started"):
             if k in old:
                 self.data[k] = old[k]
@@ -241,7 +242,7 @@ class Results:
         same = {k for k, fp in old.get("plans_done", {}).items() if k in wanted and wanted[k].fingerprint == fp}
         for key, identity in old.get("identities", {}).items():
             if key in old.get("plans_done", {}) and key not in same:
-                why = (ckpt.describe_differences(identity, wanted[key].identity()) if key in wanted
+                why = (describe_differences(identity, wanted[key].identity()) if key in wanted
                        else "not a plan of this run")
                 log(f"{key}: the earlier result came from another plan ({why}): not reused")
         self.data["plans_done"] = {k: old["plans_done"][k] for k in same}

@@ -21,6 +21,7 @@ import threading
 import time
 
 from paddle_cnn.files import remove_leftovers
+from paddle_cnn.training.identity import fingerprint
 from paddle_cnn.training import checkpoint as ckpt
 from paddle_cnn.training import vdl_records
 from paddle_cnn.training.config import OPTIMIZER_SLOTS
@@ -252,7 +253,7 @@ class Checkpointer(Callback):
             identity = self._identity(state)
             ckpt.save(self.dir, state.model, state.optimizer,
                       {"epoch": state.epoch, "history": state.history, "run": state.name, "identity": identity,
-                       "fingerprint": ckpt.fingerprint(identity), "model": identity.get("model", ""),
+                       "fingerprint": fingerprint(identity), "model": identity.get("model", ""),
                        "pending_log": state.pending_log,
                        "scaler": _scaler_state(state.scaler.state_dict()) if state.scaler is not None else {},
                        **extra}, keep=self.keep)

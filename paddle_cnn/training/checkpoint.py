@@ -12,7 +12,6 @@ write (`.tmp-*` files and folders, see leftovers) is removed at the next start a
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ import paddle
 
 from paddle_cnn import jsoncheck as jc
 from paddle_cnn.files import TEMP_PREFIX, as_the_user_would_make_them, atomic_write_text, disk_bytes, leftovers
+from paddle_cnn.training.identity import describe_differences, fingerprint
 from paddle_cnn.training.config import HISTORY_KEYS, expand_identity
 
 FORMAT = "paddle-cnn-checkpoint/1"
@@ -413,39 +413,6 @@ def validate_state(state: dict, source: str, epochs: int | None = None, steps_pe
                 jc.text(state[k], k)
     except jc.Invalid as e:
         raise CheckpointError(f"{source} is not a valid checkpoint state of paddle-cnn ({e}); {NOT_RESUMED}") from None
-
-
-def fingerprint(identity: dict) -> str:
-    """A short hash of what a run trains (its plan and settings), carried by its checkpoints and results."""
-    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def describe_differences(saved: dict, wanted: dict, most: int = 4) -> str:
-    """The first `most` differences, '; '-separated, with '; ...' when there are more."""
-    diffs = differences(saved, wanted)
-    return "; ".join(diffs[:most]) + ("; ..." if len(diffs) > most else "")
-
-
-def differences(saved: dict, wanted: dict) -> list[str]:
-    """'profile smoke, here quick'-style lines for every setting that differs between two identities."""
-    a, b = ({**d, "config": expand_identity(d["config"])} if isinstance(d.get("config"), dict) else d
-            for d in (saved, wanted))
-    a, b = _flat(a), _flat(b)
-    keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k.startswith("config."), k))  # run, data, config
-    return [(f"the data changed (digest {a.get(k, '(none)')} there, {b.get(k, '(none)')} here)" if k == "data.digest"
-             else f"{k.removeprefix('config.')} {a.get(k, '(none)')!r} there, {b.get(k, '(none)')!r} here")
-            for k in keys if a.get(k, "(none)") != b.get(k, "(none)")]
 
 
 def verify(ckpt_dir: str, model, identity: dict, optimizer=None, steps_per_epoch: int | None = None
