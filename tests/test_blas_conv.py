@@ -235,6 +235,20 @@ def test_each_vendor_rule_picks_the_kernel_its_measurements_chose(monkeypatch, r
     assert conv.kernel_for([32, cin, hw, hw], paddle.float64) == ("gemm" if small else "paddle")  # numpy: float32
 
 
+@pytest.mark.parametrize("cin, cout, k, hw, n, want", [
+    (512, 1024, 5, 2, 8, "gemm"), (512, 1024, 5, 2, 128, "gemm"), (512, 512, 3, 2, 8, "gemm"),
+    (512, 512, 3, 2, 64, "blas"), (512, 512, 3, 2, 32, "blas"), (64, 128, 3, 2, 8, "gemm"), (256, 512, 5, 4, 8, "blas")])
+def test_small_maps_go_to_numpys_blas_only_with_enough_rows_and_few_enough_weights(monkeypatch, cin, cout, k, hw, n,
+                                                                                    want):
+    """On maps of at most 4 output pixels kernel 4 copies its weights several times per step for a GEMM of only
+    batch x pixels rows (lever 12): the 13 M weights of cnn_bn's 512->1024 5x5 on 2x2 maps, and 32 rows of any size,
+    go to kernel 2; 512->512 3x3 from 128 rows stays on kernel 4; a 4x4 map is not small."""
+    monkeypatch.setenv(RULE_ENV, "amd")
+    conv = nn.Conv2D(cin, cout, k, padding=(k - 1) // 2)
+    apply_cpu_kernels(conv, blas_conv=True)
+    assert conv.kernel_for([n, cin, hw, hw]) == want
+
+
 def test_the_rule_follows_the_cpu_vendor_unless_named(monkeypatch, tmp_path):
     from paddle_cnn import device
     monkeypatch.delenv(RULE_ENV, raising=False)

@@ -271,3 +271,18 @@ def test_the_ctrl_c_hint_under_make_demo_names_make_demo(tmp_path, monkeypatch, 
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path)]) == 130
     assert "rerun the same command to continue" in capsys.readouterr().err
     assert 'PADDLE_CNN_RERUN="make demo"' in (ROOT / "Makefile").read_text()
+
+
+def test_what_differs_is_named_for_runs_of_older_versions_and_changed_data():
+    """A checkpoint or result written before this identity (every setting hashed, no data digest) is named as
+    such, not as a list of settings that did not change; a changed digest says the data changed; a default written
+    out on one side is no difference."""
+    from paddle_cnn.training.identity import differences
+    old = {"run": "lenet", "data": {"name": "mnist-5k"}, "config": {"epochs": 15, "lr": 0.001, "optimizer": "adam"}}
+    new = {"run": "lenet", "data": {"name": "mnist-5k", "digest": "abc"}, "config": {"schema": 2, "epochs": 15}}
+    assert differences(old, new) == ["written before runs carried their data's digest",
+                                     "written by an older paddle-cnn (identity schema 1 there, 2 here)"]
+    assert differences({**new, "data": {"name": "mnist-5k", "digest": "x"}}, new) == \
+        ["the data changed (digest x there, abc here)"]
+    assert differences(new, {**new, "config": {"schema": 2, "epochs": 15, "lr": 0.01}}) == \
+        ["lr 0.001 there, 0.01 here"]

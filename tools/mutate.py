@@ -376,6 +376,9 @@ MUTATIONS = [
       [('"best_eval_acc": max(hist["eval_acc"])', '"best_eval_acc": hist["eval_acc"][-1]')], REF_TRAIN),
     M("ref: the fingerprint depends on key order", "paddle_cnn/training/identity.py",
       [('json.dumps(identity, sort_keys=True, separators', 'json.dumps(identity, separators')], REF_ID),
+    M("blas conv: small maps on kernel 4 at any batch", "paddle_cnn/training/cpu_kernels.py",
+      [("and shape[0] * ho * wo >= r.small_maps_rows \\\n", "\\\n")],
+      "tests/test_blas_conv.py::test_small_maps_go_to_numpys_blas_only_with_enough_rows_and_few_enough_weights"),
     # ------------------------------------------------------------------------- run identity and overrides
     M("identity: defaults hashed too (a new setting moves every fingerprint)", "paddle_cnn/training/config.py",
       [('return {"schema": IDENTITY_SCHEMA, **{k: v for k, v in self.computed().items() if v != defaults[k]}}',

@@ -55,7 +55,10 @@ class ConvRule:
     min_cout: int           # ... and this many output channels (GEMM width) ...
     max_weights: int        # ... up to this many weights (larger weight matrices are re-read per chunk of images) ...
     min_macs: float         # ... from this many multiply-accumulates per call (batch x output pixels x depth x Cout)
-    small_maps_from: int    # maps of at most GEMM_MAX_PIXELS output pixels: kernel 4 from this many, else kernel 2
+    small_maps_from: int    # maps of at most GEMM_MAX_PIXELS output pixels: kernel 4 from this many, else kernel 2,
+    small_maps_rows: int = 0            # ... and from this many GEMM rows per call (batch x output pixels) ...
+    small_maps_weights: int = 2**62     # ... up to this many weights: kernel 4 copies its weights several times
+    #                                     per step (transposes), which only enough rows pay for
 
 
 CONV_RULES = {
@@ -63,9 +66,12 @@ CONV_RULES = {
     "intel": ConvRule(min_depth=128, min_cout=64, max_weights=2**22, min_macs=50e6,
                       small_maps_from=GEMM_MAX_PIXELS + 1),
     # 2-core EPYC (BENCHMARKS.md section 5 and lever 10): kernel 4 won 1.1-14x on 1x1 to 11x11 convolutions from
-    # 16 outputs, 3-channel inputs and 2x2 maps included; LeNet's 6-output convolutions, 1-pixel outputs and 26 M
-    # weights on 2x2 lost
-    "amd": ConvRule(min_depth=27, min_cout=16, max_weights=2**24, min_macs=0, small_maps_from=2),
+    # 16 outputs, 3-channel inputs and 2x2 maps included (at batch 128); LeNet's 6-output convolutions, 1-pixel
+    # outputs and 26 M weights on 2x2 lost. Small maps at small batches (BENCHMARKS.md, lever 12: forward and
+    # backward, one thread, kernel 4 against kernel 2): 512->1024 5x5 on 2x2 maps 4.17x slower at 32 rows, 1.27x at
+    # 256, 0.86x at 512; 512->512 3x3 1.91x at 32 rows, 0.69x at 256; 64->128 3x3 1.16x at 32
+    "amd": ConvRule(min_depth=27, min_cout=16, max_weights=2**24, min_macs=0, small_maps_from=2,
+                    small_maps_rows=128, small_maps_weights=2**22),
 }
 
 
@@ -197,7 +203,8 @@ class FastConv2D(nn.Conv2D):
         blas = self.blas and dtype == paddle.float32 and depth >= r.min_depth and cout >= r.min_cout \
             and depth * cout <= r.max_weights and shape[0] * ho * wo * depth * cout >= r.min_macs
         if ho * wo <= GEMM_MAX_PIXELS:
-            return "blas" if blas and ho * wo >= r.small_maps_from else "gemm"
+            return "blas" if blas and ho * wo >= r.small_maps_from and shape[0] * ho * wo >= r.small_maps_rows \
+                and depth * cout <= r.small_maps_weights else "gemm"
         return "blas" if blas else "paddle"
 
     def _gemm_conv(self, x):

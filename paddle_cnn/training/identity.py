@@ -33,10 +33,18 @@ def describe_differences(saved: dict, wanted: dict, most: int = 4) -> str:
 
 def differences(saved: dict, wanted: dict) -> list[str]:
     """'profile smoke, here quick'-style lines for every setting that differs between two identities."""
-    a, b = ({**d, "config": expand_identity(d["config"])} if isinstance(d.get("config"), dict) else d
-            for d in (saved, wanted))
+    a, b = ({**d, "config": {"schema": d["config"].get("schema", 1), **expand_identity(d["config"])}}
+            if isinstance(d.get("config"), dict) else d for d in (saved, wanted))
     a, b = _flat(a), _flat(b)
     keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k.startswith("config."), k))  # run, data, config
-    return [(f"the data changed (digest {a.get(k, '(none)')} there, {b.get(k, '(none)')} here)" if k == "data.digest"
-             else f"{k.removeprefix('config.')} {a.get(k, '(none)')!r} there, {b.get(k, '(none)')!r} here")
-            for k in keys if a.get(k, "(none)") != b.get(k, "(none)")]
+    return [_difference(k, a.get(k, "(none)"), b.get(k, "(none)")) for k in keys
+            if a.get(k, "(none)") != b.get(k, "(none)")]
+
+
+def _difference(key: str, there, here) -> str:
+    if key == "config.schema":  # identities of schema 1 hashed every setting: they never match today's
+        return f"written by an older paddle-cnn (identity schema {there} there, {here} here)"
+    if key == "data.digest":
+        return ("written before runs carried their data's digest" if there == "(none)" else
+                f"the data changed (digest {there} there, {here} here)")
+    return f"{key.removeprefix('config.')} {there!r} there, {here!r} here"
