@@ -219,6 +219,7 @@ def test_caltech_labels_follow_the_class_folders(tmp_path):
     for split in ("train", "eval", "test"):
         for img, label in zip(d[split].images, d[split].labels):
             assert tuple(int(v) for v in img[:, 4, 4]) == colours[CLASSES[label]], (split, label)
+        assert d[split].own_split is False and d[split].subset(4).own_split is False  # our split, not the article's
 
 
 def test_caltech_list_file_labels_are_the_files_own(tmp_path):
@@ -227,6 +228,7 @@ def test_caltech_list_file_labels_are_the_files_own(tmp_path):
     for split, fname in (("train", "Train.txt"), ("eval", "Eval.txt"), ("test", "Test.txt")):
         with open(os.path.join(root, fname)) as f:
             assert d[split].labels.tolist() == [int(line.split()[-1]) for line in f if line.strip()]
+        assert d[split].own_split is True  # the list files' own split (the article's, on AI Studio)
 
 
 # ------------------------------------------------------------------ augmentation: where, how often, which axis

@@ -106,6 +106,11 @@ def test_vgg_bn_modes():
     convs_before = [sum(isinstance(l, nn.Conv2D) for l in layers[:i]) for i in where]
     assert convs_before == [4, 7]  # vgg13 executes conv1-6 then conv9: the 7th conv is the article's conv9
     assert all(isinstance(layers[i - 1], nn.ReLU) for i in where)
+    # article 003 with every BN line uncommented ('more BN hurts'): conv, ReLU, BN at each of the 10 convs
+    layers = list(create_model("vgg13_bn", bn="article003_all", input_size=32).features)
+    convs = [i for i, l in enumerate(layers) if isinstance(l, nn.Conv2D)]
+    assert len(convs) == 10
+    assert all(isinstance(layers[i + 1], nn.ReLU) and isinstance(layers[i + 2], nn.BatchNorm2D) for i in convs)
     with pytest.raises(ValueError, match="unknown VGG bn mode"):
         create_model("vgg13", bn="some")
 
@@ -315,3 +320,24 @@ def test_help_on_a_model_shows_its_own_docstring(name):
     model = create_model(name)
     assert isinstance(model, nn.Layer) and repr(model).startswith(f"{name}(")
     assert type(model) is type(create_model(name))  # one class per name, not one per call
+
+
+def test_alexnet_lrn_is_the_papers_formula():
+    """b_i = a_i / (k + alpha * sum_{j=i-2..i+2} a_j^2)^beta with the AlexNet paper's k 2, n 5, alpha 1e-4, beta
+    0.75 (a sum, not a mean: paddle's LocalResponseNorm averages, which would make alpha 5x weaker), in numpy."""
+    import numpy as np
+    import paddle
+    import paddle.nn as nn
+
+    from paddle_cnn.models import create_model
+    m = create_model("alexnet", num_classes=10, input_size=(64, 64), lrn=True)
+    lrns = [x for x in m.sublayers() if isinstance(x, nn.LocalResponseNorm)]
+    assert len(lrns) == 2
+    a = np.random.RandomState(0).normal(0, 40, (2, 9, 3, 3)).astype(np.float32)
+    sq = a.astype(np.float64) ** 2
+    want = np.empty_like(sq)
+    for i in range(9):
+        s = sq[:, max(0, i - 2):min(9, i + 3)].sum(axis=1)
+        want[:, i] = a[:, i] / (2.0 + 1e-4 * s) ** 0.75
+    got = lrns[0](paddle.to_tensor(a)).numpy()
+    assert np.allclose(got, want, rtol=1e-5), np.abs(got - want).max()

@@ -71,6 +71,9 @@ HIGHER_IS_BETTER = {
     "epochs_to_90": False,         # "speeds up convergence", "converges slowly"
     "train_eval_gap": False,       # "acts as a regulariser", "curbs overfitting"
     "min_eval_loss": False,        # "lowers the validation loss", "falls very nicely (lower)"
+    "final_eval_loss": False,      # "greatly lowers VGG's validation loss (its level at the end)"
+    "eval_loss_rise": False,       # "curbs VGG's overfitting" (read off the validation loss)
+    "eval_acc_roughness": False,   # "the accuracy curve fluctuates less"
 }
 
 
@@ -89,6 +92,12 @@ def fake_run(label: str, seed: int, metric: str | None = None, value: float | No
         h["eval_loss"] = [value + 0.5, value, value + 0.1]
     elif metric == "train_eval_gap":
         h["train_acc"], h["eval_acc"] = [0.5, 0.5 + value], [0.5, 0.5]
+    elif metric == "final_eval_loss":
+        h["eval_loss"] = [value + 0.5, value + 0.2, value]
+    elif metric == "eval_loss_rise":  # ends `value` x its minimum above it
+        h["eval_loss"] = [1.5, 1.0, 1.0 + value]
+    elif metric == "eval_acc_roughness":  # steps of +-value: their std is value
+        h["eval_acc"] = [0.5, 0.5 + value, 0.5, 0.5 + value, 0.5]
     elif metric == "epochs_to_90":
         h["eval_acc"] = [0.1] * (int(value) - 1) + [0.9] * (6 - int(value) + 1)
     return run
@@ -111,7 +120,8 @@ def test_each_better_claim_reads_its_measure_the_way_its_words_mean(exp, claim):
 
     def judged(run_good: bool) -> str:
         runs = [fake_run(claim.run, s, claim.metric, v) for s, v in enumerate(_values(claim.metric, run_good))]
-        runs += [fake_run(claim.than, s, claim.metric, v) for s, v in enumerate(_values(claim.metric, not run_good))]
+        for rival in claim.rivals or (claim.than,):  # a best: every rival on the other side
+            runs += [fake_run(rival, s, claim.metric, v) for s, v in enumerate(_values(claim.metric, not run_good))]
         rows = V.verdicts(exp, {"experiment": exp.name, "profile": "full", "runs": runs})
         return next(r["verdict"] for r in rows if r["text"] == claim.text and r["model"] == claim.run)
 
@@ -150,3 +160,42 @@ def test_the_width_limit_is_the_half_width_the_rules_text_states():
         half = (st.t.interval(0.95, 2, loc=np.mean(xs), scale=st.sem(xs))[1] - np.mean(xs))
         assert half == pytest.approx(ratio * wide * tol)
         assert V.judge_value(xs, 0.5, tol)["verdict"] == want, ratio
+
+
+# --- detectability: power and seeds against scipy's noncentral t ---------------------------------------------------
+
+def _scipy_power(delta, sa, sb, n):
+    va, vb = sa * sa / n, sb * sb / n
+    df = (va + vb) ** 2 / ((va * va + vb * vb) / (n - 1))
+    crit = st.t.ppf(0.975, df)
+    ncp = delta / math.sqrt(va + vb)
+    return st.nct.sf(crit, df, ncp) + st.nct.cdf(-crit, df, ncp)
+
+
+@pytest.mark.parametrize("ncp,df", [(0.5, 1.3), (2.8, 4.0), (3.0, 10.0), (1.0, 30.0), (4.0, 2.2), (0.0, 5.0),
+                                    (2.5, 200.0)])
+def test_power_of_the_two_sided_t_test_is_scipys_noncentral_t(ncp, df):
+    from paddle_cnn.experiments.statistics import t_power
+    crit = st.t.ppf(0.975, df)
+    want = st.nct.sf(crit, df, ncp) + st.nct.cdf(-crit, df, ncp)
+    assert t_power(ncp, df) == pytest.approx(want, abs=2e-4)
+
+
+@pytest.mark.parametrize("sa,sb,delta", [(0.005, 0.005, 0.0027), (0.05, 0.05, 0.25), (0.02, 0.04, 0.03),
+                                         (0.1, 0.01, 0.05), (0.03, 0.03, -0.02)])
+def test_seeds_needed_is_the_fewest_with_80_percent_power(sa, sb, delta):
+    from paddle_cnn.experiments.statistics import seeds_needed
+    n = seeds_needed(sa, sb, delta)
+    assert _scipy_power(delta, sa, sb, n) >= 0.8 - 1e-4
+    assert n == 2 or _scipy_power(delta, sa, sb, n - 1) < 0.8 + 1e-4
+
+
+def test_seeds_to_fit_a_no_effect_range():
+    from paddle_cnn.experiments.statistics import seeds_to_fit
+
+    def half(n, sa, sb):
+        va, vb = sa * sa / n, sb * sb / n
+        return st.t.ppf(0.975, (va + vb) ** 2 / ((va * va + vb * vb) / (n - 1))) * math.sqrt(va + vb)
+    for sa, sb, bound in ((0.02, 0.02, 0.01), (0.05, 0.01, 0.02), (0.001, 0.002, 0.01)):
+        n = seeds_to_fit(sa, sb, bound)
+        assert half(n, sa, sb) <= bound and (n == 2 or half(n - 1, sa, sb) > bound)

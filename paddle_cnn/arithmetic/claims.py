@@ -82,7 +82,7 @@ def article001_checks() -> list[Check]:
     total = t.totals["params"]
     # the variants of LeNet-5 that could give the article's "60,790"
     sparse_c3 = sum(LECUN_C3_INPUTS) * 25 + 16
-    out_row = [r for r in t if r.type == "Linear"][-1]
+    f6, out_row = [r for r in t if r.type == "Linear"][-2:]
     rbf_out = out_row.weights  # RBF units: one 84-vector per class, no bias
     s_coeffs = 2 * (c1.output_shape[0] + c3.output_shape[0])  # trainable coefficient + bias per S2/S4 map
     v_sparse = total - c3.params + sparse_c3
@@ -96,18 +96,29 @@ def article001_checks() -> list[Check]:
         _check(src, "C5 FLOPs 120*1*1*5*5*16", 48_000, c5.macs),
         _check(src, "LeNet-5 total parameters 'about 60k (60,790)'", 60_790, total,
                note_if_differs=(f"our LeNet-5 has {total:,}: C3 fully connected ({c3.params:,}) and a linear output "
-                                f"({out_row.params:,}). With LeCun's sparse C3 ({sparse_c3:,}) it is {v_sparse:,}; "
-                                f"with RBF output units too ({rbf_out:,}) {v_sparse_rbf:,}; adding the paper's "
-                                f"trainable S2/S4 coefficients (+{s_coeffs}) {v_paper:,}. LeCun et al. (1998) count {lecun:,} "
-                                f"trainable parameters: sparse C3, trainable S2/S4 coefficients, and an RBF output "
-                                f"layer that is fixed, not trained ({v_sparse:,} - {out_row.params} + {s_coeffs}). "
-                                f"No variant gives 60,790.")),
+                                f"({out_row.params:,}). 60,790 is LeCun's sparse C3 with its {c3.bias} biases left "
+                                f"out: {c1.params:,} + {sparse_c3 - c3.bias:,} + {c5.params:,} + {f6.params:,} + "
+                                f"{out_row.params:,} (the same omission as the article's 34,848 for AlexNet's conv1). "
+                                f"With C3's biases it is {v_sparse:,}; with RBF output units too ({rbf_out:,}) "
+                                f"{v_sparse_rbf:,}; adding the paper's trainable S2/S4 coefficients (+{s_coeffs}) "
+                                f"{v_paper:,}. LeCun et al. (1998) count {lecun:,} trainable parameters: sparse C3, "
+                                f"trainable S2/S4 coefficients, and an RBF output layer that is fixed, not trained "
+                                f"({v_sparse:,} - {out_row.params} + {s_coeffs}).")),
+        _check(src, "60,790 = LeNet-5 with LeCun's sparse C3 whose biases are left out", 60_790,
+               c1.params + (sparse_c3 - c3.bias) + c5.params + f6.params + out_row.params,
+               note=f"{c1.params:,} + {sparse_c3 - c3.bias:,} (C3's 60 sparse 5x5 connections, no bias) + "
+                    f"{c5.params:,} + {f6.params:,} + {out_row.params:,}"),
     ]
+    return checks + _alexnet_checks() + _alexnet_slips()
+
+
+def _alexnet_checks() -> list[Check]:
+    """Article 001's AlexNet arithmetic, layer by layer, on its own 227x227 input without conv1 padding."""
     src = cite("a001", "AlexNet conv1")
     t = model_table("alexnet", (3, 227, 227), input_size=227, conv1_padding=0)
     a1 = t[0]
     pool1 = [r for r in t if r.type == "MaxPool2D"][0]
-    checks += [
+    checks = [
         _check(src, "conv1 output at 227x227x3 input: (227-11)/4+1", [55, 55, 96],
                [a1.output_shape[1], a1.output_shape[2], a1.output_shape[0]]),
         _check(src, "overlapping pool 3/2 output: (55-3)/2+1", 27, pool1.output_shape[1]),
@@ -115,12 +126,26 @@ def article001_checks() -> list[Check]:
                note_if_differs=f"11*11*3*96 = {a1.weights:,} is the weights alone; adding the {a1.bias} biases "
                                f"gives {a1.params:,}"),
     ]
+    a2, a3 = _convs(t)[1:3]
+    pool5 = [r for r in t if r.type == "MaxPool2D"][-1]
+    fc6 = [r for r in t if r.type == "Linear"][0]
+    checks += [
+        _check(cite("a001", "AlexNet conv2"), "conv2 output (27-5+2x2)/1+1 = 27: 27x27x256", [27, 27, 256],
+               [a2.output_shape[1], a2.output_shape[2], a2.output_shape[0]]),
+        _check(cite("a001", "AlexNet conv3"), "conv3 input 13x13 (2 groups of 128 = 256), 2 x 192 = 384 kernels of "
+               "3x3x256", [13, 256, 384, [256, 3, 3]],
+               [a3.input_shape[1], a3.input_shape[0], a3.output_shape[0],
+                [a3.weights // (a3.output_shape[0] * 9), 3, 3]]),
+        _check(cite("a001", "AlexNet FC6"), "FC6 input 6x6x256 = 9216, 4096 outputs", [6, 6, 256, 9216, 4096],
+               [pool5.output_shape[1], pool5.output_shape[2], pool5.output_shape[0], fc6.input_shape[0],
+                fc6.output_shape[0]]),
+    ]
     t224 = model_table("alexnet", (3, 224, 224), conv1_padding=0)
     h224 = t224[0].output_shape[1]
     checks.append(_check(src, "224x224 must become 227x227: without padding 224 does not give 55x55", True,
                          h224 != 55, note=f"at 224x224 without padding conv1 gives {h224}x{h224} "
                                           f"((224-11)/4+1 = {(224 - 11) / 4 + 1}, floored); article 003 pads by 2"))
-    return checks + _alexnet_slips()
+    return checks
 
 
 def _alexnet_slips() -> list[Check]:
@@ -177,7 +202,15 @@ def article004_checks() -> list[Check]:
     return [
         _check(src, "VGG16 (D) parameters, millions (1000 classes)", 138, round(p16 / 1e6), note=f"{p16:,}"),
         _check(src, "VGG19 (E) parameters, millions (1000 classes)", 144, round(p19 / 1e6), note=f"{p19:,}"),
+        _check(src, "a 3x3 kernel has 9 weights, a 7x7 kernel 49 (per input and output channel)", [9, 49],
+               [_kernel_weights(3), _kernel_weights(7)]),
     ]
+
+
+def _kernel_weights(k: int) -> int:
+    """Weights of one k x k kernel: a 1 -> 1 channel Conv2D without bias, counted by paddle."""
+    import paddle.nn as nn
+    return sum(int(p.size) for p in nn.Conv2D(1, 1, k, bias_attr=False).parameters())
 
 
 def all_checks() -> list[Check]:

@@ -174,5 +174,6 @@ def load_caltech16(data_dir: str, size: int = 224, progress: bool = False) -> di
             raise DataError(f"{source}: the {split} split is empty; list at least one image in it")
         labels = np.array([lbl for _, lbl in items], dtype=np.int64)
         images = _decode([p for p, _ in items], size, progress)
-        out[split] = ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD, source)
+        out[split] = ImageSet(images, labels, classes, f"caltech16/{split}", MEAN, STD, source,
+                              own_split=layout == "lists")  # class folders: our split, not the article's lists
     return out

@@ -130,6 +130,7 @@ class ImageSet:
     mean: tuple = field(default=(0.5,))  # per channel, in [0, 1] pixel units, for normalisation
     std: tuple = field(default=(0.5,))
     source: str = ""  # the file(s) it was read from, named by messages about it
+    own_split: bool = True  # the split is the data set's own (official, or its list files), not one drawn here
 
     def __post_init__(self):
         where = self.source or self.name or "the image set"
@@ -171,7 +172,7 @@ class ImageSet:
             picks.append(rng.permutation(idx)[:per])
         idx = np.sort(np.concatenate(picks))[:n]
         return ImageSet(self.images[idx], self.labels[idx], self.classes, self.name, self.mean, self.std,
-                        self.source)
+                        self.source, self.own_split)
 
 
 def data_digest(splits: dict) -> str:

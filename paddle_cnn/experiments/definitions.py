@@ -48,8 +48,10 @@ class Claim:
 
     kind: 'params' (exact count), 'value' (the article's number vs our interval, ± tolerance), 'gain' (run - factor
     x than, in the range the article's words give), 'better' (run beats `than` on metric: a Welch t-test; the
-    metric says whether lower is better), 'range' (a per-run measure inside `range`), 'shown' (ours beside the
-    article's figure, not judged: `why_not`). metric: a key of verdicts.MEASURES (or 'params' / 'weights')."""
+    metric says whether lower is better; with `rivals`, `than` is the strongest of them in our runs), 'fewer' (a
+    count of the model, 'params' or 'macs', smaller for run than for `than`: exact, every profile), 'range' (a
+    per-run measure inside `range`), 'shown' (ours beside the article's figure, not judged: `why_not`). metric: a
+    key of verdicts.MEASURES (or 'params' / 'weights' / 'macs')."""
     kind: str
     run: str
     metric: str
@@ -63,6 +65,7 @@ class Claim:
     factor: float = 1.0  # gain of run over factor x than ("more than doubles": 2)
     show: object = None  # 'shown' claims: runs -> our figure as text
     why_not: str = ""  # 'shown' claims: why there is no verdict
+    rivals: tuple = ()  # 'better' claims of a best ("the largest gain"): run against the strongest of these runs
 
 
 CONVERGED_DROP = 0.10  # 'converges': the training loss ends >= 10% below that of a uniform guess, ln(classes)
@@ -70,16 +73,19 @@ CONVERGED_DROP = 0.10  # 'converges': the training loss ends >= 10% below that o
 
 def gain_range(words: str) -> tuple:
     """The article's words for a gain as an explicit range of accuracy points: '~X' -> 0.6X..1.4X (~25 ->
-    15..35), 'ten-odd' -> 10..19, 'at least X' -> >= X, 'at most X' -> <= X, 'more than' -> > 0."""
+    15..35), 'ten-odd' -> 10..19, 'at least X' -> >= X, 'at most X' -> <= X (no gain beyond X; any loss
+    passes), 'within X' -> -X..X (a small effect either way: 'helps little'), 'more than' -> > 0."""
     import re
     w = words.strip()
     if w == "ten-odd":
         return 0.10, 0.19
-    m = re.fullmatch(r"(~|at least |at most )(\d+(?:\.\d+)?)", w)
+    m = re.fullmatch(r"(~|at least |at most |within )(\d+(?:\.\d+)?)", w)
     if not m:
-        raise ValueError(f"no range for the gain words {words!r}: use '~X', 'ten-odd', 'at least X' or 'at most X'")
+        raise ValueError(f"no range for the gain words {words!r}: use '~X', 'ten-odd', 'at least X', 'at most X' or "
+                         "'within X'")
     x = float(m.group(2)) / 100
-    return {"~": (round(0.6 * x, 4), round(1.4 * x, 4)), "at least ": (x, None), "at most ": (None, x)}[m.group(1)]
+    return {"~": (round(0.6 * x, 4), round(1.4 * x, 4)), "at least ": (x, None), "at most ": (None, x),
+            "within ": (-x, x)}[m.group(1)]
 
 
 def gain(run, than, words, source, text, metric="best_eval_acc", factor=1.0) -> Claim:
@@ -89,6 +95,16 @@ def gain(run, than, words, source, text, metric="best_eval_acc", factor=1.0) -> 
 
 def better(run, than, metric, source, text) -> Claim:
     return Claim("better", run, metric, None, source, text, than=than)
+
+
+def fewer(run, than, metric, source, text) -> Claim:
+    """run's model has fewer parameters / MACs than than's: a count, judged exactly under every profile."""
+    return Claim("fewer", run, metric, None, source, text, than=than)
+
+
+def best(run, rivals, metric, source, text) -> Claim:
+    """run beats every one of `rivals` on metric: judged as 'better' against the strongest rival in our runs."""
+    return Claim("better", run, metric, None, source, text, than=rivals[0], rivals=tuple(rivals))
 
 
 def converges(run, source, text, does=True) -> Claim:
@@ -101,6 +117,12 @@ def converges(run, source, text, does=True) -> Claim:
 def gap(run, source, text, low=None, high=None, words="") -> Claim:
     """Overfitting as the train - eval accuracy gap at the last epoch, in a range."""
     return Claim("range", run, "train_eval_gap", None, source, text, words=words, range=(low, high))
+
+
+def loss_rise(run, source, text, low=None, high=None, words="") -> Claim:
+    """Overfitting read off the validation-loss curve, as article 003 does: the eval loss's rise after its
+    minimum (last / lowest - 1), in a range."""
+    return Claim("range", run, "eval_loss_rise", None, source, text, words=words, range=(low, high))
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,8 @@ _add(Experiment(
         Claim("value", "lenet_nopool", "test_top2", 0.9964, A002, "LeNet_nopool acc_top2 0.9964"),
         better("lenet_nopool", "lenet", "test_acc", A002,
                "stride-2 convolutions instead of max-pooling give a (slightly) better LeNet"),
+        fewer("lenet", "lenet_nopool", "params", cite("a002", "实验结果分析"),
+              "but the improved LeNet has more parameters than the original (参数量上是高于原始的)"),
     ),
     notes="quick: the 4,000 / 1,000 embedded MNIST digits instead of 60,000 / 10,000, same recipe, 15 epochs "
           "instead of 10 (60,000 images seen instead of 600,000)."))
@@ -161,7 +185,9 @@ _add(Experiment(
                   "LeNet for 28x28 MNIST (conv 6@5x5 pad 2, conv 16@5x5, fc 120-84-10) has 61,706 parameters "
                   "(printed in article 002; article 001 prints no count for this network)"),),
     assumed=("article 001 prints no recipe for LeNet on MNIST beyond 'SGD' and the checkpoint net_008.pth: "
-             "8 epochs, batch 64, lr 0.001 and momentum 0.9 are ours (the article's AlexNet settings)",),
+             "8 epochs, batch 64, lr 0.001 and momentum 0.9 are ours (the article's AlexNet settings)",
+             "article 001 prints no code for this network: ours is article 002's LeNet, which as printed has no ReLU "
+             "after conv2 (conv1, ReLU, pool, ReLU, conv2, pool)"),
     notes="article 001 saves a checkpoint per epoch (net_008.pth after 8 epochs); ours does too. It prints no "
           "accuracy for LeNet, so this run has no number to reproduce: it shows what the recipe gives."))
 
@@ -169,7 +195,7 @@ _add(Experiment(
     "alexnet-mnist", "AlexNet on MNIST: 71% first, 97% with momentum and augmentation (article 001); LRN's cost "
     "(article 004)", A001, "mnist",
     runs=(Run("alexnet_first_try", "alexnet", train_kw=dict(lr=0.01, momentum=0.0, optimizer="sgd", augment=())),
-          Run("alexnet", "alexnet"), Run("alexnet_lrn", "alexnet", dict(lrn=True))),
+          Run("alexnet", "alexnet"), Run("alexnet_lrn", "alexnet", dict(lrn=True, lrn_alpha=1e-4))),
     train=dict(epochs=20, batch_size=64, optimizer="momentum", lr=1e-3, momentum=0.9, augment=("flip", "grayscale"),
                input_size=224, in_channels=3),
     profiles={"full": {}, "quick": dict(dataset="mnist-5k", epochs=4, input_size=64, train_subset=2000),
@@ -182,11 +208,16 @@ _add(Experiment(
             better("alexnet", "alexnet_first_try", "test_acc", A001, "the tuned AlexNet beats the first try"),
             better("alexnet", "alexnet_lrn", "train_seconds", A004_SUMMARY,
                    "LRN costs much computation (AlexNet trains faster without it)"),
-            gain("alexnet_lrn", "alexnet", "at most 1", A004_SUMMARY, "LRN helps little (at most 1 point)",
-                 metric="test_acc")),
+            better("alexnet_lrn", "alexnet", "test_acc", cite("a001", "AlexNet 网络结构"),
+                   "LRN strengthens the model's generalisation (增强了模型的泛化能力: a higher test accuracy with it)"),
+            gain("alexnet_lrn", "alexnet", "within 1", A004_SUMMARY,
+                 "LRN helps little (作用不大: a small effect, within 1 point either way)", metric="test_acc")),
     assumed=("the first try's settings are not printed: ours is plain SGD, lr 0.01, no momentum, no augmentation",
              "LRN (article 004's claim, tested here on article 001's AlexNet): size 5, alpha 1e-4, beta 0.75, k 2 "
-             "after conv1 and conv2, as in the AlexNet paper"),
+             "after conv1 and conv2, as in the AlexNet paper (alpha on the sum of squares: paddle's "
+             "LocalResponseNorm averages them, so it is given 5e-4)",
+             "the input (MNIST digits resized to 224x224 and repeated to 3 channels) and batch 64: the article trains "
+             "torchvision's AlexNet on MNIST but prints neither"),
     notes="MNIST digits are resized to the AlexNet input and repeated to 3 channels on the device. quick: 64x64 "
           "inputs, 2,000 training images, 4 epochs."))
 
@@ -200,7 +231,9 @@ _add(Experiment(
                   "89,500 weights without bias"),
             better("convpool3_bn", "convpool3", "test_acc", A000, "with BN the accuracy is higher"),
             better("convpool3_bn", "convpool3", "eval_loss_roughness", A000,
-                   "with BN the loss and accuracy curves fluctuate less"),
+                   "with BN the loss and accuracy curves fluctuate less (the loss curve)"),
+            better("convpool3_bn", "convpool3", "eval_acc_roughness", A000,
+                   "with BN the loss and accuracy curves fluctuate less (the accuracy curve)"),
             better("convpool3_bn", "convpool3", "epochs_to_90", A000, "BN speeds up convergence"),
             better("convpool3_bn", "convpool3", "train_eval_gap", A000, "BN acts as a regulariser")),
     assumed=("the article prints no optimizer, lr or epochs: Adam, lr 0.001, 20 epochs at its batch size 128",),
@@ -219,30 +252,34 @@ _add(Experiment(
     runs=(Run("lenet_sigmoid", "lenet_sigmoid"), Run("alexnet", "alexnet", dict(relu_logits=True)),
           Run("vgg13", "vgg13"), Run("googlenet", "googlenet"),
           Run("vgg13_bn", "vgg13_bn", dict(bn="article003")), Run("googlenet_bn", "googlenet_bn"),
-          Run("vgg13_allbn", "vgg13_bn")),
+          Run("vgg13_allbn", "vgg13_bn", dict(bn="article003_all"))),
     train=_CALTECH, profiles={"full": {}, "quick": _CALTECH_QUICK, "smoke": dict(input_size=64, **SMOKE_CALTECH)},
     claims=(converges("lenet_sigmoid", A003_CLASSIC, "LeNet (sigmoid) does not converge at 224x224", does=False),
             better("alexnet", "vgg13", "best_eval_acc", A003_CLASSIC, "AlexNet is the most accurate: beats VGG"),
             better("alexnet", "googlenet", "best_eval_acc", A003_CLASSIC, "AlexNet beats GoogLeNet"),
             better("alexnet", "lenet_sigmoid", "best_eval_acc", A003_CLASSIC, "AlexNet beats LeNet"),
-            gap("vgg13", A003_CLASSIC, "VGG overfits badly", low=0.20, words="overfits badly: train - eval gap"),
-            gap("googlenet", A003_CLASSIC, "GoogLeNet does not overfit", high=0.05,
-                words="does not overfit: train - eval gap"),
+            loss_rise("vgg13", A003_CLASSIC, "VGG overfits badly (观察验证集的loss: read off the eval loss)",
+                      low=0.20, words="overfits badly: the eval loss ends >= 20% above its minimum"),
+            loss_rise("googlenet", A003_CLASSIC, "GoogLeNet does not overfit (on the same eval loss curve)",
+                      high=0.05, words="does not overfit: the eval loss ends within 5% of its minimum"),
             better("alexnet", "googlenet", "epochs_to_90", A003_CLASSIC, "GoogLeNet converges slowly (slower than "
                    "AlexNet)"),
             gain("googlenet_bn", "googlenet", "~8", A003_CLASSIC, "BN adds about 8 points to GoogLeNet"),
             better("googlenet_bn", "googlenet", "epochs_to_90", A003_CLASSIC, "BN speeds up GoogLeNet's convergence"),
             better("googlenet_bn", "googlenet", "eval_loss_roughness", A003_CLASSIC,
                    "BN steadies GoogLeNet's validation loss"),
-            better("vgg13_bn", "vgg13", "min_eval_loss", A003_CLASSIC, "BN lowers VGG's validation loss"),
-            better("vgg13_bn", "vgg13", "train_eval_gap", A003_CLASSIC, "BN curbs VGG's overfitting"),
+            better("vgg13_bn", "vgg13", "final_eval_loss", A003_CLASSIC,
+                   "BN greatly lowers VGG's validation loss (大大降低了验证集的loss: its level at the end)"),
+            better("vgg13_bn", "vgg13", "eval_loss_rise", A003_CLASSIC,
+                   "BN curbs VGG's overfitting (the eval loss rises less after its minimum)"),
             gain("vgg13_bn", "vgg13", "at least 1", A003_CLASSIC, "BN adds at least 1 point to VGG"),
             better("vgg13_bn", "vgg13_allbn", "best_eval_acc", cite("a003", "三.6"),
                    "two or three BN layers help VGG, more hurt (BN after every conv is worse)")),
     assumed=_CALTECH_ASSUMED + (
         "AlexNet as article 003 writes it: conv1 padding 2 at 224x224 and a ReLU on the logits (act='relu' on its "
         "last fc)", "VGG13 with BN at the article's two places (the other BN lines of its code are commented "
-        "out); vgg13_allbn puts BN after every conv, for the 'more BN hurts' claim"),
+        "out); vgg13_allbn uncomments them all (conv-ReLU-BN after every conv, as the article's act-then-BN "
+        "lines), for the 'more BN hurts' claim (its GoogLeNet half is not run)"),
     notes="No augmentation, as the article says for its comparisons. quick: 64x64 inputs, 800 training images, 3 "
           "epochs: far from the article's 60 epochs at 224x224."))
 
@@ -262,7 +299,8 @@ _add(Experiment(
             gain("cnn_leakyrelu", _TRICK_BASE, "ten-odd", A003_TRICKS, "LeakyReLU: + ten-odd points"),
             better("cnn_leakyrelu", _TRICK_BASE, "epochs_to_90", A003_TRICKS, "LeakyReLU also speeds up training"),
             better("cnn_leakyrelu", "cnn_relu", "best_eval_acc", A003_TRICKS, "plain ReLU is worse than LeakyReLU"),
-            gain("cnn_relu", "cnn_sigmoid", "at least 10", A003_TRICKS, "but plain ReLU is far better than sigmoid"),
+            better("cnn_relu", _TRICK_BASE, "best_eval_acc", A003_TRICKS,
+                   "but plain ReLU is clearly better than sigmoid (明显好于Sigmiod: the baseline's, with BN)"),
             gain("cnn_gap", _TRICK_BASE, "~25", A003_TRICKS, "global average pooling: + ~25 points"),
             gain("cnn_dropout", _TRICK_BASE, "~20", A003_TRICKS, "dropout 0.5: + ~20 points"),
             better("cnn_dropout", _TRICK_BASE, "eval_loss_roughness", A003_TRICKS,
@@ -279,6 +317,26 @@ _add(Experiment(
                   tolerance=0.03),
             gain("cnn_alltricks_lrdecay", _TRICK_BASE, "more than double", A003_TRICKS,
                  "all tricks together more than double the baseline's accuracy", factor=2.0),
+            gain("cnn_alltricks_lrdecay", "cnn_alltricks", "~6", A003_TRICKS,
+                 "piecewise lr decay lifts all tricks from ~60% to 66% (+~6 points)"),
+            better(_TRICK_BASE, "cnn_tanh", "epochs_to_90", A003_TRICKS,
+                   "BN, unlike tanh, also speeds up training (但加入BN还能使模型训练加速)"),
+            fewer("cnn_gap", _TRICK_BASE, "params", A003_TRICKS,
+                  "global average pooling greatly cuts the parameters (大大降低参数数量)"),
+            best("cnn_gap", ("cnn_leakyrelu", "cnn_dropout", "cnn_3x3", "cnn_concat"), "best_eval_acc", A003_TRICKS,
+                 "global average pooling is the largest single gain of the project (提升最大的处理)"),
+            better("cnn_dropout", _TRICK_BASE, "train_eval_gap", A003_TRICKS,
+                   "dropout curbs overfitting (降低过拟合: a smaller train - eval gap)"),
+            better(_TRICK_BASE, "cnn_dropout", "epochs_to_90", A003_TRICKS,
+                   "dropout also slows training (也会降低训练速度: more epochs to 90% of its best)"),
+            fewer("cnn_3x3", _TRICK_BASE, "params", A004_SUMMARY,
+                  "small kernels need fewer parameters than large ones (小卷积核 ... 所需参数空间更小)"),
+            fewer("cnn_3x3", _TRICK_BASE, "macs", cite("a004", "Vgg网络结构"),
+                  "small kernels save computation (larger kernels: 运算时间也会成倍的提升)"),
+            fewer(_TRICK_BASE, "cnn_3x3", "macs", A004_SUMMARY,
+                  "small kernels with more depth may take longer to train (训练时间可能更长: more computation)"),
+            better("cnn_3x3", _TRICK_BASE, "epochs_to_90", A004_SUMMARY,
+                   "but may converge faster (可能比后者收敛速度更快: fewer epochs to 90% of its best)"),
             gain("cnn_bn_lrdecay", _TRICK_BASE, "at most 2", A003_TRICKS,
                  "lr decay does not help the other variants (baseline)"),
             gain("cnn_gap_lrdecay", "cnn_gap", "at most 2", A003_TRICKS,

@@ -11,7 +11,8 @@ from paddle_cnn.training.config import settings_label
 
 RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test top-2",
                "best eval acc", "train s"]
-CLAIM_COLUMNS = ["text", "claimed", "ours", "n", "95% interval", "verdict", "rule", "reason"]
+CLAIM_COLUMNS = ["text", "claimed", "measured", "ours", "n", "95% interval", "verdict", "detectable", "rule",
+                 "reason"]
 TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
                   "forward-backward img/s", "forward GFLOP/s", "forward-backward GFLOP/s", "device"]
 

@@ -116,7 +116,7 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
             "params": count_params(model), "weights": table.totals["weights"], "macs": table.totals["macs"],
             "epochs": len(hist["train_loss"]), "test_acc": ev["acc"], "test_top2": ev["top2"],
             "best_eval_acc": max(hist["eval_acc"]), "train_seconds": seconds, "num_classes": len(train_set.classes),
-            "train_images": len(train_set), "test_images": len(test),
+            "train_images": len(train_set), "test_images": len(test), "own_split": train_set.own_split,
             "history": hist, "settings": {**c.as_dict(), "dataset": d.name, "train_subset": d.train_subset,
                                           "test_subset": d.test_subset,
                                           "convolutions": convolutions_used(not device.gpu_paths(), c.cpu_kernels,

@@ -1,6 +1,7 @@
 """Statistics of the verdicts, without scipy: Student's t (its CDF through the regularised incomplete beta
 function, its quantile by bisection), mean and standard deviation of the finite values, the 95% t-interval of a
-mean and Welch's comparison of two means. The tests check them against scipy."""
+mean and Welch's comparison of two means; the power of a two-sided t-test (noncentral t by quadrature) and the seeds
+per run a difference needs. The tests check them against scipy."""
 from __future__ import annotations
 
 import math
@@ -95,3 +96,67 @@ def welch(xs, ys, factor: float = 1.0) -> dict:
     p = 2 * (1 - t_cdf(abs(diff) / se, df)) if se > 0 else (0.0 if diff else 1.0)
     return {"a": a, "b": b, "diff": diff, "se": se, "df": df, "lo": diff - h, "hi": diff + h, "p": p,
             "na": na, "nb": nb}
+
+
+# --- what a comparison could detect ------------------------------------------------------------------------------
+
+POWER = 0.8  # of the seeds-needed figure
+MAX_SEEDS = 10_000  # beyond this a difference is "not detectable at any practical number of seeds"
+
+
+def t_power(ncp: float, df: float, level: float = LEVEL) -> float:
+    """Power of a two-sided t-test at `level`: P(|T'| > t_crit) for T' noncentral t (df, ncp). T' = (Z + ncp) /
+    sqrt(V / df) with V chi-square(df); the expectation over V is a quadrature over w = sqrt(V)."""
+    crit = t_quantile(0.5 + level / 2, df)
+    w = np.linspace(1e-9, math.sqrt(df) + 12.0, 6001)
+    log_dens = (df - 1) * np.log(w) - w * w / 2 - (df / 2 - 1) * math.log(2) - math.lgamma(df / 2)  # of w
+    dens = np.exp(log_dens)
+    u = crit * w / math.sqrt(df)
+    erfc = np.frompyfunc(math.erfc, 1, 1)
+    tails = 0.5 * (erfc((u - ncp) / math.sqrt(2)) + erfc((u + ncp) / math.sqrt(2))).astype(float)
+    integrate = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
+    return float(integrate(dens * tails, w))
+
+
+def welch_df(sa: float, sb: float, n: int) -> float:
+    """Welch's degrees of freedom for n values per arm with standard deviations sa and sb."""
+    va, vb = sa * sa / n, sb * sb / n
+    return (va + vb) ** 2 / ((va * va + vb * vb) / (n - 1)) if va + vb > 0 else 2 * n - 2
+
+
+def seeds_needed(sa: float, sb: float, delta: float, power: float = POWER) -> int | None:
+    """The fewest seeds per run (both arms) at which a two-sided Welch test at the 5% level finds a true
+    difference `delta` with probability >= power, given the arms' standard deviations sa, sb; None beyond
+    MAX_SEEDS. Zero spread: 2 (the fewest with an interval)."""
+    if delta == 0:
+        return None
+    if sa == 0 and sb == 0:
+        return 2
+
+    def ok(n):
+        return t_power(abs(delta) / math.sqrt((sa * sa + sb * sb) / n), welch_df(sa, sb, n)) >= power
+    return _fewest(ok)
+
+
+def seeds_to_fit(sa: float, sb: float, bound: float) -> int | None:
+    """The fewest seeds per run at which the 95% Welch interval of a zero difference has a half-width <= bound
+    (so that a claim of 'no effect larger than bound' can be reproduced at all); None beyond MAX_SEEDS."""
+    if sa == 0 and sb == 0:
+        return 2
+
+    def ok(n):
+        return t_quantile(0.5 + LEVEL / 2, welch_df(sa, sb, n)) * math.sqrt((sa * sa + sb * sb) / n) <= bound
+    return _fewest(ok)
+
+
+def _fewest(ok) -> int | None:
+    """The smallest n in 2..MAX_SEEDS with ok(n), for ok monotone in n (doubling, then bisection); None if none."""
+    if not ok(MAX_SEEDS):
+        return None
+    lo, hi = 1, 2
+    while not ok(hi):
+        lo, hi = hi, min(hi * 2, MAX_SEEDS)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi

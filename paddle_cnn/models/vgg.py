@@ -20,7 +20,7 @@ CFGS = {
                 (512, .4), (512, .4), (512, 0), "M", (512, .4), (512, .4), (512, 0), "M"],
 }
 
-BN_MODES = ("none", "all", "article003")
+BN_MODES = ("none", "all", "article003", "article003_all")
 # article 003 VGG_BN: BatchNorm (after the ReLU, as fluid's act-then-BN) only after the last conv of block 2
 # and the first conv of block 4; every other BN line is commented out in its code.
 ARTICLE003_BN_AT = {(1, -1), (3, 0)}
@@ -28,7 +28,8 @@ ARTICLE003_BN_AT = {(1, -1), (3, 0)}
 
 def make_features(cfg, in_channels: int = 3, bn: str = "none") -> nn.Sequential:
     """The one builder loop. bn: 'none'; 'all' = conv-BN-ReLU at every conv (torchvision's vgg*_bn, article 004);
-    'article003' = conv-ReLU-BN at the two places of ARTICLE003_BN_AT."""
+    'article003' = conv-ReLU-BN at the two places of ARTICLE003_BN_AT; 'article003_all' = conv-ReLU-BN at every
+    conv (article 003's code with all its BN lines uncommented: 'more BN hurts')."""
     if bn not in BN_MODES:
         raise ValueError(f"unknown VGG bn mode {bn!r}; choose one of {', '.join(BN_MODES)}")
     blocks = [[]]
@@ -44,7 +45,8 @@ def make_features(cfg, in_channels: int = 3, bn: str = "none") -> nn.Sequential:
             layers.append(nn.Conv2D(c, width, 3, padding=1))
             if bn == "all":
                 layers += [nn.BatchNorm2D(width), nn.ReLU()]
-            elif bn == "article003" and ((b, i) in ARTICLE003_BN_AT or (b, i - len(convs)) in ARTICLE003_BN_AT):
+            elif bn == "article003_all" or (bn == "article003" and ((b, i) in ARTICLE003_BN_AT
+                                                                   or (b, i - len(convs)) in ARTICLE003_BN_AT)):
                 layers += [nn.ReLU(), nn.BatchNorm2D(width)]
             else:
                 layers.append(nn.ReLU())
