@@ -168,3 +168,16 @@ def test_random_stacks(seed):
         return
     table = layer_table(model, shape)
     assert [r.output_shape for r in table] == expected
+
+
+def test_60790_is_lenet5_with_lecuns_sparse_c3_without_its_biases():
+    """By hand: C1 (5*5+1)*6 = 156; C3 sparse: 6 maps read 3 of S2's, 9 read 4, 1 reads all 6 = 60 inputs of 5*5 =
+    1,500 weights (its 16 biases left out); C5 (5*5*16+1)*120 = 48,120; F6 (120+1)*84 = 10,164; output (84+1)*10 =
+    850: 60,790, the article's figure. The check saying so agrees; the total with C3's biases does not."""
+    from paddle_cnn.arithmetic.claims import article001_checks
+    hand = 156 + (6 * 3 + 9 * 4 + 6) * 25 + 48_120 + 10_164 + 850
+    assert hand == 60_790
+    row = next(c for c in article001_checks() if c.claim.startswith("60,790 ="))
+    assert row.ours == hand and row.verdict == "agrees"
+    total = next(c for c in article001_checks() if "about 60k" in c.claim)
+    assert total.ours == 61_706 and total.verdict != "agrees" and "60,790 is LeCun's sparse C3" in total.note

@@ -364,3 +364,31 @@ def test_fewer_parameters_or_macs_is_an_exact_count():
     assert judged(100, 100)["verdict"] == "not reproduced"
     assert judged(46, 100, "quick")["verdict"] == "reproduced (quick)"
     assert judged(46, 100)["measured"] == "multiply-accumulates per image"
+
+
+def test_overfitting_is_read_off_the_eval_loss_curve_as_article_003_does():
+    """'VGG overfits badly' / 'GoogLeNet does not overfit' (观察验证集的loss): runs whose eval loss ends 50% above
+    its minimum overfit badly even with no train - eval accuracy gap; runs whose loss keeps falling do not, even
+    with a 40-point gap."""
+    from paddle_cnn.experiments.definitions import EXPERIMENTS
+    exp = EXPERIMENTS["classic-caltech16"]
+    claims = [c for c in exp.claims if "overfit" in c.text and c.kind == "range"]
+    assert len(claims) == 2
+
+    def history(rising):
+        losses = [2.0, 1.0, 1.2, 1.5] if rising else [2.0, 1.5, 1.2, 1.0]
+        acc = [0.3, 0.5, 0.5, 0.5]
+        return {"eval_loss": losses, "eval_acc": acc, "train_loss": [2.0, 1.0, 0.5, 0.2],
+                "train_acc": [0.3, 0.5, 0.5, 0.5] if rising else [0.3, 0.6, 0.8, 0.9]}
+
+    def judged(claim, rising):
+        runs_ = [{"run": f"{claim.run}-s{i}", "label": claim.run, "model": claim.run, "seed": i, "params": 1,
+                  "num_classes": 16, "test_acc": 0.5, "best_eval_acc": 0.5, "epochs": 4, "train_seconds": 1.0,
+                  "history": history(rising)} for i in range(3)]
+        runs_[0]["history"]["eval_loss"][-1] += 0.01  # a spread, so that the interval has a width
+        one = Experiment("e", "t", "s", "d", (Run(claim.run, claim.run),), {}, {}, claims=(claim,))
+        return verdicts(one, {"profile": "full", "runs": runs_})[0]["verdict"]
+    badly = next(c for c in claims if "badly" in c.text)
+    not_ = next(c for c in claims if "does not" in c.text)
+    assert judged(badly, rising=True) == "reproduced" and judged(badly, rising=False) == "below"
+    assert judged(not_, rising=False) == "reproduced" and judged(not_, rising=True) == "above"
