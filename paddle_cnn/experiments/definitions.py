@@ -309,6 +309,8 @@ _add(Experiment(
             better("cnn_3x3", _TRICK_BASE, "best_eval_acc", A004_SUMMARY,
                    "stacked small (3x3) kernels beat one large kernel"),
             gain("cnn_concat", _TRICK_BASE, "~25", A003_TRICKS, "multi-scale concat block: + ~25 points"),
+            better("cnn_concat", "cnn_dropout", "best_eval_acc", A003_TRICKS,
+                   "the concat block itself helps: its code also has dropout 0.5, so it is set against cnn_dropout"),
             better("cnn_concat", _TRICK_BASE, "min_eval_loss", A003_TRICKS,
                    "with the concat block the validation loss falls very nicely (lower)"),
             Claim("value", "cnn_alltricks_lrdecay", "best_eval_acc", 0.66, A003_TRICKS,
