@@ -341,3 +341,16 @@ def test_alexnet_lrn_is_the_papers_formula():
         want[:, i] = a[:, i] / (2.0 + 1e-4 * s) ** 0.75
     got = lrns[0](paddle.to_tensor(a)).numpy()
     assert np.allclose(got, want, rtol=1e-5), np.abs(got - want).max()
+
+
+def test_the_papers_two_tower_alexnet_count_quoted_in_the_docstring():
+    """The grouped (two-GPU) AlexNet of the paper, built from paddle layers here: conv2, conv4, conv5 in 2 groups,
+    1000 classes. Its count is the one the alexnet docstring quotes beside our one-tower 62,378,344."""
+    import paddle.nn as nn
+
+    from paddle_cnn.models.alexnet import alexnet
+    layers = [nn.Conv2D(3, 96, 11), nn.Conv2D(96, 256, 5, groups=2), nn.Conv2D(256, 384, 3),
+              nn.Conv2D(384, 384, 3, groups=2), nn.Conv2D(384, 256, 3, groups=2), nn.Linear(9216, 4096),
+              nn.Linear(4096, 4096), nn.Linear(4096, 1000)]
+    grouped = sum(int(p.size) for layer in layers for p in layer.parameters())
+    assert f"{grouped:,}" in alexnet.__doc__ and "62,378,344" in alexnet.__doc__

@@ -149,7 +149,7 @@ def _alexnet_checks() -> list[Check]:
 
 
 def _alexnet_slips() -> list[Check]:
-    """Article 001's slips in its AlexNet text, checked against our canonical AlexNet (224x224, conv1 padding 2)."""
+    """Article 001's slips in its AlexNet text, checked against our one-tower AlexNet (224x224, conv1 padding 2)."""
     t = model_table("alexnet", (3, 224, 224), num_classes=1000)
     convs, fcs = _convs(t), [r for r in t if r.type == "Linear"]
     conv_macs, fc_macs = sum(r.macs for r in convs), sum(r.macs for r in fcs)

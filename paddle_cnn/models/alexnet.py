@@ -15,8 +15,9 @@ def alexnet(num_classes=10, in_channels=3, input_size=(224, 224), conv1_padding=
     """AlexNet with the two GPU towers merged: conv 96@11x11/4, overlapping max-pool 3/2, conv 256@5x5 pad 2,
     pool, conv 384/384/256 @3x3 pad 1, pool, fc 4096 + dropout, fc 4096 + dropout, fc classes; ReLU throughout.
 
-    The default is the canonical network: conv1 padding 2 on a 224x224 input gives 55x55x96 and 6x6x256 before
-    fc6, 62,378,344 parameters at 1000 classes. conv1_padding=0 with input_size=227 is article 001's arithmetic
+    The default is article 003's one-tower network: conv1 padding 2 on a 224x224 input gives 55x55x96 and 6x6x256
+    before fc6, 62,378,344 parameters at 1000 classes (the paper's two-tower network, with conv2, conv4 and conv5
+    grouped in two, has 60,965,224). conv1_padding=0 with input_size=227 is article 001's arithmetic
     (227x227 also gives 55x55; conv1 has 11*11*3*96 = 34,848 weights + 96 biases); padding 0 at 224 gives 54x54
     and 5x5x256 before fc6. lrn=True adds the original paper's local response normalisation after conv1 and conv2
     (article 003 omits it, article 004 says it costs much and helps little): b = a / (k + alpha * sum of a^2 over
