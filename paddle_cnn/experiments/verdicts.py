@@ -25,8 +25,8 @@ import math
 import numpy as np
 
 from paddle_cnn.experiments.definitions import CONVERGED_DROP, check_profile
-from paddle_cnn.experiments.statistics import (LEVEL, POWER, interval, seeds_needed, seeds_to_fit, stats,
-                                               welch)
+from paddle_cnn.experiments.statistics import (LEVEL, MAX_SEEDS, POWER, interval, seeds_needed, seeds_to_fit,
+                                               stats, welch)
 from paddle_cnn.training.config import settings_label
 
 NOT_COMPARABLE = "not comparable at this profile"
@@ -168,10 +168,15 @@ def judge_value(xs, value, tolerance) -> dict:
                     f"most {WIDE} x {tolerance})"}
 
 
+def no_effect(r_lo, r_hi) -> bool:
+    """A claimed range that includes zero ('helps little', 'does not help'): a claim of no (large) effect."""
+    return (r_lo is None or r_lo <= 0) and (r_hi is None or r_hi >= 0)
+
+
 def judge_gain(xs, ys, r_lo, r_hi, factor=1.0) -> dict:
     w = welch(xs, ys, factor)
     where = against_range(w["lo"], w["hi"], r_lo, r_hi)
-    no_effect_ok = (r_lo is None or r_lo <= 0) and (r_hi is None or r_hi >= 0)  # "helps little", "does not help"
+    no_effect_ok = no_effect(r_lo, r_hi)
     if w["hi"] < 0 and factor == 1 and not no_effect_ok:
         verdict = "opposite direction"
     elif where == "above":
@@ -331,7 +336,7 @@ def article_difference(c, claims) -> float | None:
     (article 002: 0.9837 - 0.9810); None where it gives no size (a 'better', a claim of no effect, a factor)."""
     if c.kind == "gain":
         lo, hi = c.range
-        if c.factor != 1 or lo is None or lo <= 0:
+        if c.factor != 1 or no_effect(lo, hi):
             return None
         return lo if hi is None else (lo + hi) / 2
     values = {(x.run, x.metric): x.value for x in claims if x.kind == "value"}
@@ -343,12 +348,11 @@ def detectability(c, xs, ys, claims) -> str:
     """What the runs could detect: the half-width of the 95% interval of the difference, and the seeds per run the
     article's claimed difference would need for 80% power at the spread observed (for a claim of no effect: the
     seeds at which our interval could fit inside its range at all)."""
-    from paddle_cnn.experiments.statistics import MAX_SEEDS
     w = welch(xs, ys, c.factor)
     sa, sb = stats(xs)[1], c.factor * stats(ys)[1]
     text = f"differences under ±{(w['hi'] - w['lo']) / 2:.4f} are not detectable ({w['na']} vs {w['nb']} seeds)"
     more = f"more than {MAX_SEEDS:,}"
-    if c.kind == "gain" and (c.range[0] is None or c.range[0] <= 0) and c.factor == 1:
+    if c.kind == "gain" and c.factor == 1 and no_effect(*c.range):
         bound = min(abs(x) for x in c.range if x is not None)
         n = seeds_to_fit(sa, sb, bound)
         return text + (f"; our interval can fit inside ±{bound:g} only from {n or more} seeds per run (spread as "
