@@ -211,8 +211,13 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt as e:  # training.Interrupted says where it stopped and that it saved that state
         where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {folder}; "
         again = f"`{os.environ['PADDLE_CNN_RERUN']}`" if os.environ.get("PADDLE_CNN_RERUN") else "the same command"
-        print(f"paddle-cnn: interrupted: {where}rerun {again} to continue (finished runs are reused)",
-              file=sys.stderr)
+        if args.retrain:
+            print(f"paddle-cnn: interrupted: {where}the finished runs not yet replaced are kept as they were; rerun "
+                  f"{again} to go on retraining (the interrupted run continues where it stopped), or without "
+                  "--retrain to keep them", file=sys.stderr)
+        else:
+            print(f"paddle-cnn: interrupted: {where}rerun {again} to continue (finished runs are reused)",
+                  file=sys.stderr)
         return 130
     if results.get("claims"):
         print()

@@ -98,3 +98,41 @@ def remove_leftovers(folder: str) -> int:
         except OSError:  # gone meanwhile or not ours to remove: it stays counted as nothing
             pass
     return freed
+
+
+REPLACED = TEMP_PREFIX + "replaced-"  # replace_dir's aside folder while a finished run is swapped for its replacement
+
+
+def replace_dir(new: str, target: str) -> None:
+    """`new` takes `target`'s place (one file system): target renamed aside, new renamed in, the aside one removed;
+    links are renamed, never followed. A crash in between leaves the aside folder: settle_replaced() then puts it
+    back if `new` had not moved in yet, else removes it."""
+    parent, name = os.path.split(os.path.abspath(target))
+    aside = os.path.join(parent, REPLACED + name)
+    _remove(aside)  # an earlier crash's, already settled or not ours to keep
+    if os.path.lexists(target):
+        os.rename(target, aside)
+    os.rename(new, target)
+    _remove(aside)
+
+
+def settle_replaced(folder: str) -> None:
+    """After a crash inside replace_dir: each aside folder in `folder` goes back to its place when that place is
+    empty (the replacement had not moved in), else it is removed (the replacement is in place)."""
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(REPLACED)]
+    except OSError:
+        return
+    for e in entries:
+        target = os.path.join(folder, e.name[len(REPLACED):])
+        if os.path.lexists(target):
+            _remove(e.path)
+        else:
+            os.rename(e.path, target)
+
+
+def _remove(path: str) -> None:
+    if os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)  # removes links inside, never what they point to

@@ -251,14 +251,61 @@ def test_train_seconds_of_a_resumed_run_count_every_segment(tmp_path, monkeypatc
     folder = tmp_path / "pool-vs-stride"
     folder.mkdir()
     callbacks = runner.run_callbacks
+
+    def own(go_on):  # the run's own folders, continuing the checkpoint there or not
+        return runner.Place(runner.checkpoint_dir(str(folder), plan), runner.records_dir(str(folder), plan), go_on,
+                            False)
     with monkeypatch.context() as m:
         m.setattr(runner, "run_callbacks", lambda *a: [*callbacks(*a), Kill()])
         t0 = time.perf_counter()
         with pytest.raises(SystemExit):
-            runner.train(plan, str(folder), splits, False, False, lambda *a: None)
+            runner.train(plan, str(folder), splits, own(False), False, lambda *a: None)
         first = time.perf_counter() - t0
     t0 = time.perf_counter()
-    row = runner.train(plan, str(folder), splits, True, False, lambda *a: None)
+    row = runner.train(plan, str(folder), splits, own(True), False, lambda *a: None)
     second = time.perf_counter() - t0
     assert row["epochs"] == 3
     assert 1.5 * second < row["train_seconds"] <= first + second  # two epochs before the kill, one after
+
+
+def test_step_timing_alternates_the_models_and_reads_their_cost_per_step():
+    """Two models whose steps differ by a known 20 ms (a sleep in one's forward): the order of the steps (one untimed
+    step each, then rounds in alternating order) read off the forward calls, and the cost read back as the sleep."""
+    import time
+
+    import paddle
+    import paddle.nn as nn
+
+    from paddle_cnn.experiments.timing import alternating_train_steps
+    calls = []
+
+    class Net(nn.Layer):
+        def __init__(self, name, sleep):
+            super().__init__()
+            self.fc, self.tag, self.sleep = nn.Linear(16, 3), name, sleep
+
+        def forward(self, x):
+            calls.append(self.tag)
+            time.sleep(self.sleep)
+            return self.fc(paddle.flatten(x, 1))
+    seconds = alternating_train_steps({"fast": Net("fast", 0.0), "slow": Net("slow", 0.02)}, (1, 4, 4), 8,
+                                      rounds=3, steps=2, num_classes=3, log=lambda m: None)
+    # (before the steps, each model may be run once more to count its MACs for the thread choice)
+    assert calls[-14:] == ["fast", "slow"] + ["fast"] * 2 + ["slow"] * 4 + ["fast"] * 4 + ["slow"] * 2
+    assert calls[:-14] in ([], ["fast", "slow"])
+    assert [len(s) for s in seconds.values()] == [3, 3]
+    extra = [s - f for s, f in zip(seconds["slow"], seconds["fast"])]
+    assert all(0.02 <= e < 0.05 for e in extra), extra
+
+
+def test_the_lrn_cost_claim_has_a_step_timing_of_both_alexnets_in_every_profile():
+    from paddle_cnn.experiments.plans import StepTimingPlan, plan_experiment
+    for profile in PROFILES:
+        plans = plan_experiment("alexnet-mnist", profile, 1)
+        (timing,) = [p for p in plans if isinstance(p, StepTimingPlan)]
+        runs = {p.label: p for p in plans if getattr(p, "label", None)}
+        assert [p.label for p in timing.runs] == ["alexnet", "alexnet_lrn"]
+        assert [p.model_kw for p in timing.runs] == [runs["alexnet"].model_kw, runs["alexnet_lrn"].model_kw]
+        assert timing.runs[1].model_kw["lrn"] is True and timing.rounds >= 3
+        # the two are timed at the same input and batch, so the ratio is the LRN's alone
+        assert len({(p.config.input_size, p.config.in_channels, p.config.batch_size) for p in timing.runs}) == 1

@@ -127,6 +127,21 @@ def test_googlenet_bn_positions_and_shapes():
     assert len(convs) == len(relus) == 57
 
 
+def test_googlenet_with_all_of_article_003s_bn_lines():
+    """GoogLeNet_BN's forward() calls bn64, bn480, bn1024 and leaves bn192 (after pool2) and bn832 (after pool4)
+    commented out: batch_norm='all' uncomments them, each right after its max-pool."""
+    layers = list(create_model("googlenet", batch_norm="all").features)
+    bn = [i for i, l in enumerate(layers) if isinstance(l, nn.BatchNorm2D)]
+    assert [layers[i]._num_features if hasattr(layers[i], "_num_features") else layers[i].weight.shape[0]
+            for i in bn] == [64, 192, 480, 832, 1024]
+    assert all(isinstance(layers[i - 1], (nn.MaxPool2D, nn.AdaptiveAvgPool2D)) for i in bn)
+    t = layer_table(create_model("googlenet", batch_norm="all"), (3, 224, 224))
+    assert [r.output_shape for r in rows_of(t, "BatchNorm2D")] == [(64, 56, 56), (192, 28, 28), (480, 14, 14),
+                                                                    (832, 7, 7), (1024, 1, 1)]
+    with pytest.raises(ValueError, match="batch_norm must be"):
+        create_model("googlenet", batch_norm="some")
+
+
 def test_trick_cnn_variants_are_one_class_configured():
     from paddle_cnn.models.tricks import VARIANTS
     assert len(VARIANTS) == 8

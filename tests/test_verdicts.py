@@ -7,6 +7,7 @@ se = sd * sqrt(2/3) with 4 degrees of freedom (t 2.776). ADVERSARIAL cases are t
 """
 import math
 
+import numpy as np
 import pytest
 
 from paddle_cnn.experiments import Experiment, Run
@@ -359,8 +360,8 @@ def test_fewer_parameters_or_macs_is_an_exact_count():
         data[0]["macs"], data[1]["macs"] = ma, mb
         return verdicts(exp, {"profile": profile, "runs": data})[0]
     row = judged(46, 100)
-    assert row["verdict"] == "reproduced" and row["ours"] == "46 vs 100 (-54%)", row
-    assert judged(118, 100)["verdict"] == "not reproduced" and "+18%" in judged(118, 100)["ours"]
+    assert row["verdict"] == "reproduced" and row["ours"] == "46 vs 100 (54% fewer)", row
+    assert judged(118, 100)["verdict"] == "not reproduced" and "(18% more)" in judged(118, 100)["ours"]
     assert judged(100, 100)["verdict"] == "not reproduced"
     assert judged(46, 100, "quick")["verdict"] == "reproduced (quick)"
     assert judged(46, 100)["measured"] == "multiply-accumulates per image"
@@ -392,3 +393,52 @@ def test_overfitting_is_read_off_the_eval_loss_curve_as_article_003_does():
     not_ = next(c for c in claims if "does not" in c.text)
     assert judged(badly, rising=True) == "reproduced" and judged(badly, rising=False) == "below"
     assert judged(not_, rising=False) == "reproduced" and judged(not_, rising=True) == "above"
+
+
+# --- cost: the ratio of step times timed alternately in one process ---------------------------------------------
+
+def _cost_row(ratios, profile="full", base=0.10, low=1.10, timing=True):
+    """A 'cost' claim (run a costs >= `low` x b per step) on rounds whose step-time ratios a / b are `ratios`."""
+    from paddle_cnn.experiments.definitions import costlier
+    claim = costlier("a", "b", low, "s", "t", words="costs much")
+    exp = Experiment("e", "title", "source", "data", (Run("a", "a"), Run("b", "b")), {}, {}, claims=(claim,))
+    data = {"profile": profile, "runs": runs("a", [0.5]) + runs("b", [0.5])}
+    if timing:
+        data["step_timing"] = [{"run": "a", "seconds": [base * r for r in ratios]},
+                               {"run": "b", "seconds": [base] * len(ratios)}]
+    return verdicts(exp, data)[0]
+
+
+def _log_interval(ratios):
+    """numpy and scipy, not our statistics module: the 95% t-interval of the mean log ratio, exponentiated."""
+    from scipy import stats as st
+    x = np.log(np.asarray(ratios))
+    h = st.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return math.exp(x.mean()), math.exp(x.mean() - h), math.exp(x.mean() + h)
+
+
+@pytest.mark.parametrize("ratios, verdict", [
+    ([1.30, 1.35, 1.32, 1.28, 1.33], "reproduced"),                  # clearly >= 10% more per step
+    ([1.02, 1.04, 1.03, 1.05, 1.01], "smaller than claimed"),        # costlier, but under 10%: not 'much'
+    ([0.80, 0.82, 0.79, 0.81, 0.83], "opposite direction"),          # cheaper with it
+    ([1.00, 1.40, 0.95, 1.50, 1.20], "inside the noise"),            # an interval across 1.10
+    ([0.98, 1.02, 0.99, 1.01, 1.00], "smaller than claimed"),        # no cost at all: below the claimed range
+])
+def test_a_cost_claim_reads_the_interval_of_the_step_time_ratio(ratios, verdict):
+    row = _cost_row(ratios)
+    assert row["verdict"] == verdict, row
+    m, lo, hi = _log_interval(ratios)
+    assert row["ours"] == f"x{m:.3f}" and row["interval"] == f"[x{lo:.3f}, x{hi:.3f}]", row
+    assert row["n"] == f"{len(ratios)} rounds" and row["measured"].startswith("seconds per training step")
+    assert row["claimed"] == "costs much -> a / b >= 1.1"
+
+
+def test_a_cost_claim_is_marked_under_quick_shown_under_smoke_and_waits_for_its_timing():
+    quick = _cost_row([1.30, 1.35, 1.32, 1.28, 1.33], "quick")
+    assert quick["verdict"] == "reproduced (quick)" and "input size" in quick["reason"]
+    smoke = _cost_row([1.30, 1.35, 1.32], "smoke")
+    assert smoke["verdict"] == "not comparable at this profile" and smoke["ours"] == "x1.323", smoke  # (1.30 x 1.35 x 1.32) ** (1/3)
+    assert "not run yet" in _cost_row([1.3] * 5, timing=False)["reason"]
+    assert _cost_row([1.3, 1.4], "full")["verdict"] == "needs >= 3 rounds"
+    # the ratio is run / than: the same seconds the other way round are 'opposite direction'
+    assert _cost_row([1 / 1.3, 1 / 1.35, 1 / 1.32, 1 / 1.28, 1 / 1.33])["verdict"] == "opposite direction"

@@ -180,11 +180,27 @@ def article002_checks() -> list[Check]:
     ]
 
 
+def _worked_convolution(bias: float) -> list[int]:
+    """Article 003's worked example (一, 卷积计算): the 3x3 input 1..9 and the 2x2 kernel 0..3 through paddle's
+    conv2d with the given bias; the four outputs in order (0,0), (0,1), (1,0), (1,1)."""
+    import paddle
+    import paddle.nn.functional as F
+    a = paddle.arange(1, 10, dtype="float32").reshape([1, 1, 3, 3])
+    w = paddle.arange(0, 4, dtype="float32").reshape([1, 1, 2, 2])
+    out = F.conv2d(a, w, bias=paddle.to_tensor([float(bias)]))
+    return [int(round(v)) for v in out.numpy().ravel().tolist()]
+
+
 def article003_checks() -> list[Check]:
+    worked = cite("a003", "一 卷积计算")
+    checks = [_check(worked, "the worked 2x2 convolution of the 3x3 input 1..9: 25, 31, 43, 49", [25, 31, 43, 49],
+                     _worked_convolution(0), note="paddle's conv2d (a cross-correlation, as the article says)"),
+              _check(worked, "the same with bias 1: 26, 32, 44, 50", [26, 32, 44, 50], _worked_convolution(1))]
     src = cite("a003", "二.1 LeNet")
     t = model_table("lenet_sigmoid", (3, 224, 224), num_classes=16)
     conv3 = _convs(t)[-1]
-    checks = [_check(src, "conv3 output 120 x 50 x 50 (fc1 input 120*50*50)", [120, 50, 50], list(conv3.output_shape))]
+    checks.append(_check(src, "conv3 output 120 x 50 x 50 (fc1 input 120*50*50)", [120, 50, 50],
+                         list(conv3.output_shape)))
     t = model_table("cnn_bn", (3, 224, 224), num_classes=16)
     last = [r for r in t if r.type == "BatchNorm2D"][-1]
     checks.append(_check(cite("a003", "三.1"), "six 5x5 convs and five 2/2 pools take 224x224 to 7x7x1024",

@@ -105,6 +105,10 @@ SAID = (
           "article 002; article 001 prints no count for this network)")),
 
     # --- article 003: classic models and a CNN trick by trick on 16 Caltech-101 classes ----------------------------
+    Said("a003", "一 卷积计算", "0 × 1 + 1 × 2 + 2 × 4 + 3 × 5 = 25",
+         "the worked 2x2 convolution of the 3x3 input 1..9 gives 25, 31, 43, 49, and 26, 32, 44, 50 with bias 1",
+         ("the worked 2x2 convolution of the 3x3 input 1..9: 25, 31, 43, 49",
+          "the same with bias 1: 26, 32, 44, 50")),
     Said("a003", "二.1 LeNet", "120 * 50 * 50", "LeNet's conv3 gives 120x50x50 at 224x224",
          ("conv3 output 120 x 50 x 50 (fc1 input 120*50*50)",)),
     Said("a003", "二.4 GoogLeNet", "比较前的VGG、AlexNet降低了参数规模", "GoogLeNet has fewer parameters than VGG and "
@@ -166,7 +170,8 @@ SAID = (
          ("two 3x3 convs per 5x5: + ~20 points",)),
     Said("a003", "三.6", "加两三个BN层可提高模型准确率,再多加的话反而会降低准曲率",
          "two or three BN layers raise the accuracy, more lower it",
-         ("two or three BN layers help VGG, more hurt (BN after every conv is worse)",)),
+         ("two or three BN layers help VGG, more hurt (BN after every conv is worse)",
+          "two or three BN layers help GoogLeNet, more hurt (all five BN lines of its code are worse)")),
     Said("a003", "三.7", "验证集准确率提升二十五个点,验证集loss曲线下降得非常漂亮",
          "the concat block adds 25 points and the validation loss falls very nicely",
          ("multi-scale concat block: + ~25 points",
@@ -210,7 +215,7 @@ SAID = (
          "the forward and forward-backward time per batch", ("VGG16 forward and forward-backward seconds per batch "
                                                             "(batch 128, 224x224)",)),
     Said("a004", "总结", "LRN层太耗费计算资源,作用不大,可以舍去", "LRN costs much computation and does little",
-         ("LRN costs much computation (AlexNet trains faster without it)",
+         ("LRN costs much computation (太耗费计算资源: a training step takes longer with it)",
           "LRN helps little (作用不大: a small effect, within 1 point either way)")),
     Said("a004", "总结", "但所需参数空间更小", "small kernels need fewer parameters",
          ("small kernels need fewer parameters than large ones (小卷积核 ... 所需参数空间更小)",)),

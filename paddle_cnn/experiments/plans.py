@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from paddle_cnn.experiments.definitions import Experiment, Profile, Run, check_profile, default_profile, \
-    get_experiment
+from paddle_cnn.experiments.definitions import STEP_TIMING, Experiment, Profile, Run, check_profile, \
+    default_profile, get_experiment
 from paddle_cnn.training.identity import fingerprint
 from paddle_cnn.training.config import TrainConfig, jsonable
 
@@ -91,6 +91,35 @@ class TimingPlan:
     def describe(self) -> str:
         return (f"timing: {self.model} at {'x'.join(map(str, self.input_shape))}, batch {self.batch}, "
                 f"{self.steps} steps, forward and forward-backward  [{self.fingerprint}]")
+
+
+@dataclass(frozen=True)
+class StepTimingPlan:
+    """Training steps of some of an experiment's runs timed alternately in one process (timing.
+    alternating_train_steps), each model built as its run builds it (first seed), at the runs' input and batch:
+    the measure of the cost claims."""
+    experiment: str
+    profile: str
+    runs: tuple  # the TrainPlans (seed 0) of the runs timed together
+    rounds: int
+    steps: int  # per model per round
+    key: str = "step_timing"
+
+    def identity(self) -> dict:
+        return {"experiment": self.experiment, "profile": self.profile, "step_timing": [
+            {"run": p.label, "model": p.model, "model_kw": {k: jsonable(v) for k, v in p.model_kw.items()},
+             "input_size": p.config.input_size, "in_channels": p.config.in_channels, "batch": p.config.batch_size}
+            for p in self.runs], "rounds": self.rounds, "steps": self.steps}
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.identity())
+
+    def describe(self) -> str:
+        c = self.runs[0].config
+        return (f"step timing: training steps of {' and '.join(p.label for p in self.runs)} alternately in one "
+                f"process, {self.rounds} rounds x {self.steps} steps each, batch {c.batch_size}  "
+                f"[{self.fingerprint}]")
 
 
 @dataclass(frozen=True)
@@ -180,6 +209,10 @@ def plan_experiment(name: str, profile: str | None = None, seeds: int = 3, overr
     if prof.name in exp.timing:
         model, shape, batch, steps = exp.timing[prof.name]
         plans.append(TimingPlan(exp.name, prof.name, model, tuple(shape), batch, steps))
+    if exp.step_timing:
+        first = {p.label: p for p in plans if isinstance(p, TrainPlan) and p.seed == 0}
+        plans.append(StepTimingPlan(exp.name, prof.name, tuple(first[r] for r in exp.step_timing),
+                                    *STEP_TIMING[prof.name]))
     if exp.arithmetic:
         plans.append(ArithmeticPlan(exp.name, prof.name))
     return plans

@@ -16,6 +16,8 @@ CLAIM_COLUMNS = ["text", "claimed", "measured", "ours", "n", "95% interval", "ve
 TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
                   "forward-backward img/s", "forward GFLOP/s", "forward-backward GFLOP/s", "device"]
 
+STEP_TIMING_COLUMNS = ["run", "model", "input", "batch", "rounds", "steps", "s/step", "device"]
+
 
 def _figure(*subplots, figsize):
     """(figure, axes) drawn apart from pyplot: nothing global changes, the figure is freed with its last use,
@@ -260,6 +262,9 @@ def sections(results) -> list[tuple[str, object]]:
     if results.get("timing"):
         parts.append(("table", Table(results["timing"], TIMING_COLUMNS, "speed, article 004's benchmark: seconds "
                                      "per batch, mean over the timed steps")))
+    if results.get("step_timing"):
+        parts.append(("table", Table(results["step_timing"], STEP_TIMING_COLUMNS, "cost: seconds per training step, "
+                                     "the models timed alternately in one process (median over rounds)")))
     if results.get("models"):
         parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
     if results.get("claims"):

@@ -3,8 +3,8 @@ notebooks, `paddle-cnn report`) gets a dict of the shape the runner writes, or o
 field that is wrong, and the fix. Nothing downstream meets a KeyError or a list where an object should be.
 
 Shape (runner.Results writes it): {"experiment": str, "profile": str, "runs": [run, ...], optional "title",
-"seeds", "claims", "notes", "device", "started", "finished", "identities", "plans_done", "timing", "models",
-"arithmetic", "overrides"}; a run: {"run", "model", "params", "macs", "epochs", "history": {key: [number per epoch]}, ...}.
+"seeds", "claims", "notes", "device", "started", "finished", "identities", "plans_done", "timing", "step_timing",
+"models", "arithmetic", "overrides"}; a run: {"run", "model", "params", "macs", "epochs", "history": {key: [number per epoch]}, ...}.
 """
 from __future__ import annotations
 
@@ -64,9 +64,13 @@ def check_results(data) -> dict:
     for k, check in TOP_OPTIONAL.items():
         if k in data:
             check(data[k], k)
-    for k in ("claims", "timing", "models", "arithmetic"):
+    for k in ("claims", "timing", "step_timing", "models", "arithmetic"):
         if k in data:
             jc.objects(data[k], k)
+    for i, t in enumerate(data.get("step_timing", [])):  # seconds per step of each round, per run timed
+        jc.text(jc.key(t, "run", f"step_timing[{i}]"), f"step_timing[{i}] run")
+        for j, v in enumerate(jc.array(jc.key(t, "seconds", f"step_timing[{i}]"), f"step_timing[{i}] seconds")):
+            jc.number(v, f"step_timing[{i}] seconds[{j}]")
     for i, m in enumerate(data.get("models", [])):
         for k, check in (("model", jc.text), ("params", _num), ("macs", _num)):
             check(jc.key(m, k, f"models[{i}]"), f"models[{i}] {k}")

@@ -8,14 +8,16 @@ results.json, results.md, curves.png, final.png.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
+from dataclasses import dataclass
 
 from paddle_cnn import device, files
 from paddle_cnn.data import DataError, DataMissing, load_dataset
 from paddle_cnn.experiments.definitions import get_experiment
-from paddle_cnn.experiments.plans import ArithmeticPlan, TimingPlan, TrainPlan, plan_experiment
+from paddle_cnn.experiments.plans import ArithmeticPlan, StepTimingPlan, TimingPlan, TrainPlan, plan_experiment
 from paddle_cnn.training.identity import describe_differences, fingerprint
 from paddle_cnn.training import checkpoint as ckpt
 
@@ -55,8 +57,8 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
             if results.done(plan) and not results.stale_model(plan, data, log):
                 log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
                 continue
-            go_on = resume or (reuse and own_checkpoint(plan, folder, data, log))
-            results.add(plan, execute(plan, folder, data, go_on, progress, log), data.notes)
+            at = place(plan, folder, data, resume, reuse, log) if isinstance(plan, TrainPlan) else None
+            results.add(plan, execute(plan, folder, data, at, progress, log), data.notes)
         return results.finish()
 
 
@@ -67,20 +69,42 @@ def resolve_plans(name: str, profile: str | None = None, seeds: int = 3, data_di
     return DataCache(data_dir, "", log).resolve(plan_experiment(name, profile, seeds, overrides))
 
 
-def execute(plan, folder: str, data: "DataCache", resume: bool, progress, log) -> dict:
-    """One plan's results row (train, timing) or rows (arithmetic)."""
+def execute(plan, folder: str, data: "DataCache", at: "Place | None", progress, log) -> dict:
+    """One plan's results row (train, timing) or rows (arithmetic); a training run writes where `at` says."""
     if isinstance(plan, TrainPlan):
-        return train(plan, folder, data.splits(plan), resume, progress, log)
+        return train(plan, folder, data.splits(plan), at, progress, log)
     if isinstance(plan, TimingPlan):
         from paddle_cnn.experiments.timing import forward_backward_timing
         log(f"timing {plan.model} at {'x'.join(map(str, plan.input_shape))}, batch {plan.batch}: forward and "
             "forward-backward")
         return forward_backward_timing(plan.model, plan.input_shape, plan.batch, plan.steps)
+    if isinstance(plan, StepTimingPlan):
+        return step_timing(plan, data, log)
     from paddle_cnn.arithmetic.claims import all_checks
     from paddle_cnn.arithmetic.tables import model_overview
     return {"models": model_overview(plan.models or None),
             "arithmetic": [{k: (v if isinstance(v, (int, float, str, bool, list, type(None))) else str(v))
                             for k, v in c.as_dict().items()} for c in all_checks()]}
+
+
+def step_timing(plan: StepTimingPlan, data: "DataCache", log) -> list[dict]:
+    """The step timing's rows: per run, the seconds per training step of each round (timing.
+    alternating_train_steps), each model built as its run builds it, at the run's input and batch."""
+    import paddle
+    from paddle_cnn.experiments.timing import alternating_train_steps
+    models, shapes = {}, {}
+    for p in plan.runs:
+        device.seed_everything(p.seed)
+        models[p.label], shapes[p.label] = build_model(p, data.splits(p))
+    shape, batch = shapes[plan.runs[0].label], plan.runs[0].config.batch_size
+    classes = len(data.splits(plan.runs[0])["train"].classes)
+    log(f"step timing: {' and '.join(models)}, training steps at {'x'.join(map(str, shape))}, batch {batch}, "
+        f"alternately: {plan.rounds} rounds x {plan.steps} steps each")
+    seconds = alternating_train_steps(models, shape, batch, plan.rounds, plan.steps, classes, log)
+    return [{"run": label, "model": p.model, "input": "x".join(map(str, shape)), "batch": batch,
+             "rounds": plan.rounds, "steps": plan.steps, "seconds": seconds[label],
+             "s/step": float(sorted(seconds[label])[len(seconds[label]) // 2]), "device": paddle.get_device()}
+            for label, p in zip(models, plan.runs)]
 
 
 def build_model(plan: TrainPlan, splits: dict):
@@ -92,8 +116,9 @@ def build_model(plan: TrainPlan, splits: dict):
                         input_size=side, **plan.model_kw), (channels, side, side)
 
 
-def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, log) -> dict:
-    """Train one plan's model with a checkpoint per epoch and VisualDL logs; its results row."""
+def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, log) -> dict:
+    """Train one plan's model with a checkpoint per epoch and VisualDL logs, where `at` says (a replacement is
+    swapped into the run's own folders when it finishes); its results row."""
     from paddle_cnn.arithmetic.tables import count_params, layer_table
     from paddle_cnn.data import DeviceData
     from paddle_cnn.training import evaluate, fit
@@ -106,8 +131,10 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
     table = layer_table(model, shape, plan.model)
     log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set):,} train / {len(held):,} eval images, "
         f"{'x'.join(map(str, shape))}), {c.epochs} epoch{'s' * (c.epochs != 1)}")
-    hist = fit(model, train_set, held, c, run_callbacks(plan, folder, resume, log), name=plan.key,
-               progress=progress, log=log)
+    hist = fit(model, train_set, held, c, run_callbacks(plan, at, log), name=plan.key, progress=progress, log=log)
+    if at.staged:  # the replacement is finished: now it takes the place of what it replaces
+        files.replace_dir(at.checkpoints, checkpoint_dir(folder, plan))
+        files.replace_dir(at.records, records_dir(folder, plan))
     seconds = float(sum(hist["seconds"]))  # every epoch's training and evaluation, before a resume included
     from paddle_cnn.training.cpu_kernels import convolutions_used
     ev = evaluate(model, DeviceData(test, size=shape[1:], channels=shape[0])) if "eval" in splits else \
@@ -123,14 +150,16 @@ def train(plan: TrainPlan, folder: str, splits: dict, resume: bool, progress, lo
                                                                             c.blas_conv)}}
 
 
-def run_callbacks(plan: TrainPlan, folder: str, resume: bool, log) -> list:
-    """A training run's callbacks: its checkpoints (keyed by the plan's identity) and its VisualDL log."""
+def run_callbacks(plan: TrainPlan, at: "Place", log) -> list:
+    """A training run's callbacks: its checkpoints (keyed by the plan's identity) and its VisualDL log, in the
+    folders `at` names (continuing the checkpoint there when at.go_on)."""
     from paddle_cnn.training.callbacks import Checkpointer, VisualDLLogger
     identity = {k: v for k, v in plan.identity().items() if k != "config"}  # the Checkpointer adds the config
     hparams = {"run": plan.label, "model": plan.model, "dataset": plan.data.name,
                **{k: str(v) for k, v in plan.model_kw.items()}}
-    return [Checkpointer(checkpoint_dir(folder, plan), identity, resume, log=log),
-            VisualDLLogger(folder, plan.key, hparams, display_name=display_name(plan))]
+    return [Checkpointer(at.checkpoints, identity, at.go_on, log=log),
+            VisualDLLogger(os.path.dirname(at.records), os.path.basename(at.records), hparams,
+                           display_name=display_name(plan))]
 
 
 def display_name(plan: TrainPlan) -> str:
@@ -144,19 +173,63 @@ def checkpoint_dir(folder: str, plan: TrainPlan) -> str:
     return os.path.join(folder, "_checkpoints", plan.key)
 
 
-def verify_checkpoint(plan, folder: str, data: "DataCache") -> bool:
-    """Whether the plan has a checkpoint; CheckpointError when it belongs to another plan (weights layout or
-    identity differ)."""
+def records_dir(folder: str, plan: TrainPlan) -> str:
+    """The run's VisualDL folder."""
+    return os.path.join(folder, plan.key)
+
+
+STAGED = ".next"  # suffix of a replacement's folders while the finished run it replaces stays in place
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a training run writes: its checkpoint and VisualDL folders, whether it continues the checkpoint
+    there, and whether they are a replacement's (swapped into the run's own folders when it finishes)."""
+    checkpoints: str
+    records: str
+    go_on: bool
+    staged: bool
+
+
+def _occupied(path: str) -> bool:
+    try:
+        return any(True for _ in os.scandir(path))
+    except OSError:
+        return False
+
+
+def place(plan: TrainPlan, folder: str, data: "DataCache", resume: bool, reuse: bool, log) -> Place:
+    """Where a training run goes. A run already in its own folders (finished, or another plan's) is replaced only
+    when its replacement finishes: the replacement trains in '<run>.next' folders beside it, is continued there
+    after an interruption (in every mode, when it is of the same plan) and moves in at its end. Otherwise
+    resume: continue this plan's checkpoint; reuse: continue it when it is this plan's, else train afresh;
+    neither (--retrain): train afresh."""
+    own = Place(checkpoint_dir(folder, plan), records_dir(folder, plan), False, False)
+    staged = Place(own.checkpoints + STAGED, own.records + STAGED, False, True)
+    check = verify_checkpoint if resume else (lambda p, path, d: own_checkpoint(p, path, d, log))
+    if check(plan, staged.checkpoints, data):  # an interrupted replacement of this plan: continued
+        return dataclasses.replace(staged, go_on=True)
+    if resume or (reuse and check(plan, own.checkpoints, data)):
+        return dataclasses.replace(own, go_on=True)
+    if _occupied(own.checkpoints) or _occupied(own.records):
+        if os.path.isdir(staged.checkpoints):
+            ckpt.clear(staged.checkpoints)
+        return staged
+    return own
+
+
+def verify_checkpoint(plan, path: str, data: "DataCache") -> bool:
+    """Whether the plan has a checkpoint in `path`; CheckpointError when it belongs to another plan (weights
+    layout or identity differ)."""
     from paddle_cnn.arithmetic.tables import arithmetic_only_init
-    if not isinstance(plan, TrainPlan) or not ckpt.latest(checkpoint_dir(folder, plan)):
+    if not isinstance(plan, TrainPlan) or not ckpt.latest(path):
         return False
     from paddle_cnn.training.config import make_optimizer
     splits = data.splits(plan)
     with arithmetic_only_init():
         model, _ = build_model(plan, splits)
     steps = plan.config.steps_per_epoch(len(splits["train"].subset(plan.data.train_subset, seed=0)))
-    ckpt.verify(checkpoint_dir(folder, plan), model, plan.identity(), make_optimizer(plan.config, model.parameters()),
-                steps)  # its files checked as data too: state.json within this plan's epochs and steps, dtypes
+    ckpt.verify(path, model, plan.identity(), make_optimizer(plan.config, model.parameters()), steps)  # its files checked as data too: state.json within this plan's epochs and steps, dtypes
     return True
 
 
@@ -164,7 +237,9 @@ def check_checkpoints(plans: list, folder: str, data: "DataCache") -> None:
     """--resume: every existing checkpoint must belong to its plan; checked for all plans before the first one
     runs, so a refusal changes nothing."""
     for plan in plans:
-        verify_checkpoint(plan, folder, data)
+        if isinstance(plan, TrainPlan):
+            for path in (checkpoint_dir(folder, plan), checkpoint_dir(folder, plan) + STAGED):
+                verify_checkpoint(plan, path, data)
 
 
 def remove_leftovers(plans: list, folder: str) -> None:
@@ -172,14 +247,17 @@ def remove_leftovers(plans: list, folder: str) -> None:
     results.md and VisualDL records, unfinished checkpoint folders) in the experiment's folder, its runs' VisualDL
     folders and their checkpoint folders; removed at the start of a run, under its lock."""
     runs = [p for p in plans if isinstance(p, TrainPlan)]
-    for d in [folder] + [os.path.join(folder, p.key) for p in runs] + [checkpoint_dir(folder, p) for p in runs]:
+    for d in (folder, os.path.join(folder, "_checkpoints")):  # a swap cut by a crash: settled first
+        files.settle_replaced(d)
+    for d in [folder] + [f(folder, p) + end for p in runs for f in (records_dir, checkpoint_dir) for end in ("", STAGED)]:
         files.remove_leftovers(d)
 
 
-def own_checkpoint(plan, folder: str, data: "DataCache", log) -> bool:
-    """reuse: whether the plan has an interrupted checkpoint of its own to continue (another plan's is replaced)."""
+def own_checkpoint(plan, path: str, data: "DataCache", log) -> bool:
+    """reuse: whether the plan has an interrupted checkpoint of its own in `path` to continue (another plan's is
+    replaced)."""
     try:
-        return verify_checkpoint(plan, folder, data)
+        return verify_checkpoint(plan, path, data)
     except ckpt.CheckpointError as e:  # another plan's, corrupt or tampered: what was wrong, without --resume's fix
         why = str(e).split("; nothing was loaded")[0]
         log(f"{plan.key}: its checkpoint cannot be continued ({why}): trained afresh")
@@ -212,10 +290,16 @@ class Results:
                      "identities": {p.key: p.identity() for p in plans}, "plans_done": {}}
         if overrides:
             self.data["overrides"] = dict(overrides)
+        self.redo = not (resume or reuse)  # --retrain: every plan runs again
         if resume and os.path.exists(self.path):
             self._keep(self._read())
         elif reuse and os.path.exists(self.path):
             self._reuse(self._read(), log)
+        elif os.path.exists(self.path):  # --retrain: a finished row stays until its replacement finishes
+            try:
+                self._reuse(self._read(), lambda m: None)
+            except ValueError:  # unreadable: nothing to keep
+                pass
 
     def _read(self) -> dict:
         from paddle_cnn.experiments.results_file import read_results
@@ -232,7 +316,7 @@ class Results:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
             if fingerprint(identity) != wanted[key].fingerprint:
                 self._refuse(key, describe_differences(identity, wanted[key].identity()))
-        for k in ("runs", "timing", "models", "arithmetic", "notes", "plans_done", "started"):
+        for k in ("runs", "timing", "step_timing", "models", "arithmetic", "notes", "plans_done", "started"):
             if k in old:
                 self.data[k] = old[k]
 
@@ -248,7 +332,8 @@ class Results:
         self.data["plans_done"] = {k: old["plans_done"][k] for k in same}
         self.data["runs"] = [r for r in old.get("runs", []) if r.get("run") in same
                              and r.get("fingerprint") == wanted[r["run"]].fingerprint]
-        for key, fields in (("timing", ("timing",)), ("arithmetic", ("models", "arithmetic"))):
+        for key, fields in (("timing", ("timing",)), ("step_timing", ("step_timing",)),
+                            ("arithmetic", ("models", "arithmetic"))):
             if key in same:
                 self.data.update({f: old[f] for f in fields if f in old})
         self.data["notes"] += [n for n in old.get("notes", []) if n not in self.data["notes"] and same]
@@ -260,7 +345,7 @@ class Results:
                          "--resume (in a notebook: RETRAIN = True) to start afresh, or choose another --logdir")
 
     def done(self, plan) -> bool:
-        return self.data["plans_done"].get(plan.key) == plan.fingerprint
+        return not self.redo and self.data["plans_done"].get(plan.key) == plan.fingerprint
 
     def stale_model(self, plan, data: "DataCache", log) -> bool:
         """Whether a finished run of the same plan trained a model that today's code builds differently (a changed
@@ -283,10 +368,13 @@ class Results:
 
     def add(self, plan, row: dict, notes=()) -> None:
         self.data["notes"] += [n for n in notes if n not in self.data["notes"]]
-        if isinstance(plan, TrainPlan):
+        if isinstance(plan, TrainPlan):  # in place of the row it replaces (--retrain)
+            self.data["runs"] = [r for r in self.data["runs"] if r.get("run") != plan.key]
             self.data["runs"].append({**row, "fingerprint": plan.fingerprint})
         elif isinstance(plan, TimingPlan):
             self.data["timing"] = [row]
+        elif isinstance(plan, StepTimingPlan):
+            self.data["step_timing"] = row
         elif isinstance(plan, ArithmeticPlan):
             self.data.update(row)
         self.data["plans_done"][plan.key] = plan.fingerprint

@@ -82,3 +82,42 @@ def forward_backward_timing(name: str, input_shape, batch_size: int, steps: int 
             "forward GFLOP/s": 2 * macs * batch_size / fwd["seconds_per_batch"] / 1e9,
             "forward-backward GFLOP/s": 6 * macs * batch_size / fb["seconds_per_batch"] / 1e9,
             "device": paddle.get_device()}
+
+
+def alternating_train_steps(models: dict, input_shape, batch_size: int, rounds: int, steps: int,
+                            num_classes: int = 10, log=print) -> dict:
+    """Seconds per training step (forward, cross-entropy, backward, Momentum update) of each model in `models`
+    ({name: paddle.nn.Layer}) on one random batch, timed ALTERNATELY in this process: `rounds` rounds of `steps`
+    steps of every model, the order reversed every other round, after one untimed step of each. A cost ratio read
+    from these does not depend on the machine's load the way the runs' wall times do: a drift of the load falls on
+    every model alike. On a CPU each model runs as fit runs it (its thread choice for the step's size, its CPU
+    kernels). Returns {name: [mean seconds per step of each round]}."""
+    import contextlib
+    from paddle_cnn.device import cpu_threads, is_gpu
+    from paddle_cnn.training.cpu_kernels import cpu_kernels
+    from paddle_cnn.training.loop import step_threads, train_step
+    x = paddle.randn([batch_size, *input_shape])
+    y = paddle.randint(0, num_classes, [batch_size])
+    gpu = is_gpu()
+    threads = {n: None if gpu else step_threads(m, tuple(input_shape), batch_size) for n, m in models.items()}
+    opts = {n: paddle.optimizer.Momentum(learning_rate=1e-3, momentum=0.9, parameters=m.parameters())
+            for n, m in models.items()}
+
+    def timed(name, repeats, burn_in):
+        model = models[name]
+        model.train()
+        with contextlib.ExitStack() as stack:
+            if not gpu:
+                stack.enter_context(cpu_threads(threads[name]))
+                stack.enter_context(cpu_kernels(model, True, None))
+            return timings(lambda: train_step(model, opts[name], x, y), repeats, burn_in)
+
+    for name in models:
+        timed(name, 0, 1)
+    out = {n: [] for n in models}
+    order = list(models)
+    for r in range(rounds):
+        for name in (order if r % 2 == 0 else order[::-1]):
+            out[name].append(float(np.mean(timed(name, steps, 0))))
+        log(f"  round {r + 1} of {rounds}: " + ", ".join(f"{n} {out[n][-1]:.3f} s" for n in order))
+    return out

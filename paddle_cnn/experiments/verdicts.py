@@ -15,6 +15,8 @@ The rules (README "How claims are judged", the foot of every results.md; pinned 
 - a measure in a range ('range': converges, does not converge, overfits): our interval inside the range
   "reproduced", wholly outside "above" / "below", across a bound "inside the noise"; convergence is judged on
   the training loss, which is what the articles speak of;
+- a cost ('cost': "costs much computation"): the ratio of the two models' seconds per training step, timed
+  alternately in one process (rounds), its 95% t-interval (log scale) against the claimed range of ratios;
 - fewer than 3 seeds in a run a statistical rule needs: "needs >= 3 seeds", never a direction from a sign.
 """
 from __future__ import annotations
@@ -51,6 +53,11 @@ RULES = [
                "opposite direction, or inside the noise"),
     ("fewer", "a count of the two models (parameters, multiply-accumulates): exact, reproduced when the first is "
               "smaller; under quick and smoke counted at the profile's input size, marked with the profile"),
+    ("cost", "the ratio of two models' seconds per training step, timed alternately in one process (rounds of "
+             "steps of each; a drift of the machine's load falls on both alike, which the runs' wall times do not "
+             "share): its 95% t-interval over rounds (geometric mean) inside the claimed range: reproduced; wholly "
+             "below 1: opposite direction; wholly below the range: smaller than claimed; across a bound: inside the "
+             "noise"),
     ("range", "a per-run measure (training-loss drop, train-eval gap, the eval loss's rise after its minimum) "
               "against a claimed range: our 95% t-interval wholly inside it: reproduced; wholly outside: above / "
               "below; across a bound: inside the noise"),
@@ -214,6 +221,40 @@ def judge_range(xs, r_lo, r_hi) -> dict:
             "rule": "range: our 95% t-interval within the claimed range"}
 
 
+def judge_cost(xs, ys, r_lo, r_hi) -> dict:
+    """A cost ratio: seconds per training step of run (xs) over than (ys), one pair per round timed alternately in
+    one process. The 95% t-interval of the mean log ratio over rounds, exponentiated, against the claimed range of
+    ratios: inside it: reproduced; wholly below 1: opposite direction (cheaper); wholly below the range: smaller
+    than claimed; wholly above: larger than claimed; across a bound: inside the noise."""
+    m, lo, hi, n = interval(np.log(np.asarray(xs, dtype=float) / np.asarray(ys, dtype=float)))
+    m, lo, hi = math.exp(m), math.exp(lo), math.exp(hi)
+    where = against_range(lo, hi, r_lo, r_hi)
+    verdict = "opposite direction" if hi < 1 else {"inside": "reproduced", "above": "larger than claimed",
+                                                   "below": "smaller than claimed"}.get(where, "inside the noise")
+    return {"verdict": verdict, "ours": f"x{m:.3f}", "n": f"{n} rounds", "interval": f"[x{lo:.3f}, x{hi:.3f}]",
+            "rule": "cost: 95% t-interval of the step-time ratio over rounds timed alternately in one process "
+                    "(geometric mean) vs the claimed range",
+            "detectable": f"ratios within x{lo / m:.3f}..x{hi / m:.3f} of ours cannot be told apart ({n} rounds)"}
+
+
+def cost_row(c, timing, profile) -> dict:
+    """A 'cost' claim judged on results.json's step_timing (rows of per-round seconds per run)."""
+    rounds = {t["run"]: t["seconds"] for t in timing or []}
+    if c.run not in rounds or c.than not in rounds:
+        return {"reason": "its step timing is not run yet (run the experiment again: finished runs are reused)"}
+    xs, ys = rounds[c.run], rounds[c.than]
+    ratio = float(np.exp(np.mean(np.log(np.asarray(xs) / np.asarray(ys)))))
+    if not profile.judges_runs:
+        return {"ours": f"x{ratio:.3f}", "n": f"{len(xs)} rounds", "reason": f"{profile.name} profile: {profile.what}"}
+    if len(xs) < MIN_SEEDS:
+        return {"ours": f"x{ratio:.3f}", "n": f"{len(xs)} rounds", "verdict": f"needs >= {MIN_SEEDS} rounds"}
+    row = judge_cost(xs, ys, *c.range)
+    if not profile.comparable:
+        row["verdict"] += f" ({profile.name})"
+        row["reason"] = f"{profile.name} profile: timed at its input size, not the article's"
+    return row
+
+
 def strongest(c, groups) -> str:
     """The rival of a 'best' claim with the best mean of its metric in our runs."""
     higher = MEASURES[c.metric][1]
@@ -225,8 +266,8 @@ def judge_fewer(a, b) -> dict:
     """A count (parameters, MACs) of two models: exact, so no interval; 'reproduced' when a < b."""
     if a is None or b is None:
         return {"reason": "not recorded for these runs (rerun them)"}
-    change = (a - b) / b if b else float("nan")
-    return {"ours": f"{a:,} vs {b:,} ({change:+.0%})", "n": 1,
+    change = abs(a - b) / b if b else float("nan")
+    return {"ours": f"{a:,} vs {b:,} ({change:.0%} {'fewer' if a < b else 'more' if a > b else 'the same'})", "n": 1,
             "verdict": "reproduced" if a < b else "not reproduced", "rule": "exact count of the two models"}
 
 
@@ -235,6 +276,8 @@ def _claimed(c) -> str:
         return f"{c.words} -> {range_text(*c.range)}" + (f" (a - {c.factor:g} x b > 0)" if c.factor != 1 else "")
     if c.kind == "range":
         return f"{c.words} -> {range_text(*c.range, percent=False)}"
+    if c.kind == "cost":
+        return f"{c.words} -> {c.run} / {c.than} {range_text(*c.range, percent=False)}"
     if c.kind == "value":
         return f"{c.value} ± {c.tolerance}"
     if c.kind == "better" and c.metric in MEASURES:
@@ -270,6 +313,8 @@ def verdicts(exp, results) -> list[dict]:
             row["ours"] = runs[0].get(c.metric)
             row.update(verdict="reproduced" if row["ours"] == c.value else "not reproduced", rule="exact count",
                        n=1)
+        elif c.kind == "cost":
+            row.update(cost_row(c, results.get("step_timing"), profile))
         elif c.kind == "fewer":
             row.update(judge_fewer(runs[0].get(c.metric), other[0].get(c.metric)))
             if not profile.comparable and row["verdict"] != NOT_COMPARABLE:  # counts at the profile's input size
@@ -327,6 +372,7 @@ def measured(c) -> str:
     if c.metric in MEASURES:
         return MEASURES[c.metric][2]
     return {"params": "parameters (weights and biases)", "weights": "weights (no biases)",
+            "step_seconds": "seconds per training step, the two models timed alternately in one process",
             "macs": "multiply-accumulates per image"}.get(c.metric, c.metric)
 
 
