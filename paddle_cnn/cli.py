@@ -278,8 +278,10 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         check_paddle()
         if getattr(args, "logdir", "") is None:  # smoke runs apart from real results, as in the notebooks
-            profile = getattr(args, "profile", None) or os.environ.get("PADDLE_CNN_PROFILE")
-            args.logdir = places.shown(places.default_logdir(profile if args.command == "run" else None))
+            from paddle_cnn.experiments.definitions import resolve_profile
+            profile = resolve_profile(args.profile) if args.command == "run" else None  # decided once, here
+            args.profile = profile or getattr(args, "profile", None)
+            args.logdir = places.shown(places.default_logdir(profile))
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
             from paddle_cnn.device import user_blas_threads, user_threads
             user_threads()

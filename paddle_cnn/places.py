@@ -41,10 +41,11 @@ def default_data_dir() -> str:
     return os.path.join(root, "work", "data") if root else os.path.join(checkout(), "data")
 
 
-def default_logdir(profile: str | None = None) -> str:
+def default_logdir(profile=None) -> str:
     """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/; runs
-    of the smoke profile go to its smoke/ folder, so they never replace real results."""
+    of the smoke profile (a Profile or its name) go to its smoke/ folder, so they never replace real results."""
     from paddle_cnn.experiments.definitions import FASTEST
+    profile = getattr(profile, "name", profile)
     root = aistudio_root()
     base = os.path.join(root, "work", "logs") if root else os.path.join(checkout(), "logs")
     return os.path.join(base, FASTEST) if profile == FASTEST else base

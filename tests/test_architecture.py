@@ -254,3 +254,20 @@ def test_every_test_the_guarantee_table_names_exists():
             if not re.search(rf"^def {name}\(", source, re.M):
                 missing.append(f"{current}::{name}")
     assert named > 40 and not missing, missing
+
+
+def test_the_profile_is_decided_once_and_carried_as_the_profile_object(monkeypatch, tmp_path, capsys):
+    """`paddle-cnn run` without --profile decides it once (default_profile: the hardware, or $PADDLE_CNN_PROFILE),
+    and plans, log folder and runs all get that Profile; a Profile passes through plan_experiment unchanged."""
+    from paddle_cnn.cli import main
+    from paddle_cnn.experiments import definitions
+    from paddle_cnn.experiments.plans import plan_experiment
+    calls = []
+    decide = definitions.default_profile
+    monkeypatch.setattr(definitions, "default_profile", lambda: calls.append(1) or decide())
+    monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
+    assert main(["run", "pool-vs-stride", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert calls == [1] and "profile smoke" in out and "logs/smoke/pool-vs-stride" in out
+    quick = definitions.PROFILES["quick"]
+    assert {p.profile for p in plan_experiment("pool-vs-stride", quick, 1)} == {"quick"} and calls == [1]

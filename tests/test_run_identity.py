@@ -286,3 +286,93 @@ def test_what_differs_is_named_for_runs_of_older_versions_and_changed_data():
         ["the data changed (digest x there, abc here)"]
     assert differences(new, {**new, "config": {"schema": 2, "epochs": 15, "lr": 0.01}}) == \
         ["lr 0.001 there, 0.01 here"]
+
+
+def _files(*folders) -> dict:
+    """Every file under the folders, by path, with its bytes."""
+    out = {}
+    for folder in folders:
+        for p in sorted(pathlib.Path(folder).rglob("*")):
+            if p.is_file():
+                out[str(p)] = p.read_bytes()
+    return out
+
+
+def _scalars(folder, tag="train/loss") -> list:
+    """(epoch, value) of a tag in a run folder's VisualDL records, through VisualDL's own reader."""
+    from visualdl import LogReader
+    from paddle_cnn.training import vdl_records
+    points = []
+    for f in vdl_records.records_files(str(folder)):
+        points += [(int(r.id), round(r.value, 6)) for r in LogReader(file_path=f).get_data("scalar", tag)]
+    return sorted(points)
+
+
+def test_a_finished_run_is_replaced_only_when_its_replacement_finishes(tmp_path, monkeypatch, capsys):
+    """--retrain killed in the middle of its second run (the first one replaced): that run's checkpoint, VisualDL
+    records and results row are byte for byte what they were (results.json agrees with its records); rerun, the
+    replacement continues where it stopped, moves in when it finishes and leaves no '.next' folder; the dashboard
+    has each epoch once."""
+    import paddle_cnn.experiments.runner as runner
+    from paddle_cnn.cli import main
+    from paddle_cnn.training import Callback
+    quiet = dict(log=lambda m: None, progress=False)
+    first = run_experiment("pool-vs-stride", "smoke", 1, logdir=str(tmp_path), **quiet)
+    folder = tmp_path / "pool-vs-stride"
+    run, ckpts = folder / "lenet_nopool-s0", folder / "_checkpoints" / "lenet_nopool-s0"
+    before, rows = _files(run, ckpts), first["runs"]
+    assert [r["run"] for r in rows] == ["lenet-s0", "lenet_nopool-s0"]
+
+    class Kill(Callback):
+        order = 99  # after the epoch's checkpoint and records
+
+        def on_epoch_end(self, state):
+            if state.epoch == 1 and state.name == "lenet_nopool-s0":
+                raise KeyboardInterrupt
+    callbacks = runner.run_callbacks
+    with monkeypatch.context() as m:
+        m.setattr(runner, "run_callbacks", lambda *a: [*callbacks(*a), Kill()])
+        argv = ["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--logdir", str(tmp_path), "--retrain"]
+        assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "finished runs not yet replaced are kept as they were" in err and "--retrain" in err
+    assert _files(run, ckpts) == before
+    kept = json.loads((folder / "results.json").read_text())["runs"]
+    assert [r["run"] for r in kept] == ["lenet-s0", "lenet_nopool-s0"] and kept[1] == rows[1]
+    assert (folder / "_checkpoints" / "lenet_nopool-s0.next" / "epoch-0001").is_dir()
+    assert not (folder / "_checkpoints" / "lenet-s0.next").exists()  # the first replacement moved in
+
+    logs = []
+    again = run_experiment("pool-vs-stride", "smoke", 1, logdir=str(tmp_path), resume=False, reuse=False,
+                           log=logs.append, progress=False)
+    assert any("resuming lenet_nopool-s0 after epoch 1" in l and ".next" in l for l in logs), logs
+    assert not list(folder.rglob("*.next")) and not list(folder.rglob(".tmp-*"))
+    assert _files(run, ckpts) != before  # replaced ...
+    assert [r["test_acc"] for r in again["runs"]] == [r["test_acc"] for r in rows]  # ... by the same plan's result
+    assert [e for e, _ in _scalars(run)] == [1, 2] and _scalars(run) == sorted(set(_scalars(run)))
+    assert [r["epochs"] for r in again["runs"]] == [2, 2]
+
+
+def test_a_swap_cut_by_a_crash_is_settled_at_the_next_start(tmp_path):
+    from paddle_cnn import files
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "f").write_text("new")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "f").write_text("old")
+    os.rename(tmp_path / "run", tmp_path / (files.REPLACED + "run"))  # cut after the first rename
+    files.settle_replaced(str(tmp_path))
+    assert (tmp_path / "run" / "f").read_text() == "old" and not list(tmp_path.glob(files.REPLACED + "*"))
+    files.replace_dir(str(tmp_path / "new"), str(tmp_path / "run"))
+    assert (tmp_path / "run" / "f").read_text() == "new" and sorted(os.listdir(tmp_path)) == ["run"]
+    # cut after the second: the replacement is in place, the old one is removed
+    (tmp_path / (files.REPLACED + "run")).mkdir()
+    files.settle_replaced(str(tmp_path))
+    assert (tmp_path / "run" / "f").read_text() == "new" and sorted(os.listdir(tmp_path)) == ["run"]
+    # a link in the way is renamed or removed, never followed
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    (tmp_path / "new2").mkdir()
+    os.symlink(outside, tmp_path / "link")
+    files.replace_dir(str(tmp_path / "new2"), str(tmp_path / "link"))
+    assert (outside / "keep").read_text() == "x" and (tmp_path / "link").is_dir() and not (tmp_path / "link").is_symlink()

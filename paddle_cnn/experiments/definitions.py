@@ -417,6 +417,14 @@ def check_profile(name: str) -> Profile:
     return PROFILES[name]
 
 
+def resolve_profile(profile: "str | Profile | None") -> Profile:
+    """The one place a profile is decided: a Profile as it is, a name checked (one-line ValueError with a
+    did-you-mean), None the default (default_profile). Everything downstream carries the Profile object."""
+    if isinstance(profile, Profile):
+        return profile
+    return check_profile(profile) if profile else default_profile()
+
+
 def default_profile() -> Profile:
     """$PADDLE_CNN_PROFILE, else the full profile on a GPU and the quick one on a CPU."""
     env = os.environ.get("PADDLE_CNN_PROFILE")

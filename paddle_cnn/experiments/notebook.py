@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST, check_profile, default_profile
+from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST, default_profile, resolve_profile
 
 SEEDS = 3  # per run: fewer cannot tell a difference from the noise
 
@@ -32,9 +32,8 @@ def notebook_settings(profile: str | None = None, seeds: int | None = None, data
     elif "PYTEST_CURRENT_TEST" in os.environ:
         profile, why = FASTEST, "running under pytest"
     else:
-        profile = default_profile().name
-        why = "no GPU here" if profile == CPU_DEFAULT else "a GPU is present"
-    check_profile(profile)
+        why = "no GPU here" if default_profile().name == CPU_DEFAULT else "a GPU is present"
+    profile = resolve_profile(profile).name  # decided here, once: the runs get it by name
     seeds = seeds or (1 if profile == FASTEST else SEEDS)
     data_dir = data_dir or default_data_dir()
     logdir = logdir or default_logdir(profile)

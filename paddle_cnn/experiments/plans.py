@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from paddle_cnn.experiments.definitions import STEP_TIMING, Experiment, Profile, Run, check_profile, \
-    default_profile, get_experiment
+    get_experiment, resolve_profile
 from paddle_cnn.training.identity import fingerprint
 from paddle_cnn.training.config import TrainConfig, jsonable
 
@@ -191,12 +191,12 @@ def plans_fingerprint(identities: dict) -> str:
     return fingerprint(identities)
 
 
-def plan_experiment(name: str, profile: str | None = None, seeds: int = 3, overrides: dict | None = None) -> list:
+def plan_experiment(name: str, profile: "str | Profile | None" = None, seeds: int = 3, overrides: dict | None = None) -> list:
     """Every plan of an experiment under a profile (default: $PADDLE_CNN_PROFILE, else by the hardware), seeds
     0..seeds-1 per run, with the user's overrides of its settings (check_overrides), then its timing and
     arithmetic plans. Bad names, counts or overrides: one-line ValueError."""
     exp = get_experiment(name)
-    prof = check_profile(profile) if profile else default_profile()
+    prof = resolve_profile(profile)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds must be a positive integer, got {seeds!r}")
     overrides = check_overrides(overrides)

@@ -368,9 +368,13 @@ class Results:
 
     def add(self, plan, row: dict, notes=()) -> None:
         self.data["notes"] += [n for n in notes if n not in self.data["notes"]]
-        if isinstance(plan, TrainPlan):  # in place of the row it replaces (--retrain)
-            self.data["runs"] = [r for r in self.data["runs"] if r.get("run") != plan.key]
-            self.data["runs"].append({**row, "fingerprint": plan.fingerprint})
+        if isinstance(plan, TrainPlan):  # in place of the row it replaces (--retrain), else at the end
+            row = {**row, "fingerprint": plan.fingerprint}
+            keys = [r.get("run") for r in self.data["runs"]]
+            if plan.key in keys:
+                self.data["runs"][keys.index(plan.key)] = row
+            else:
+                self.data["runs"].append(row)
         elif isinstance(plan, TimingPlan):
             self.data["timing"] = [row]
         elif isinstance(plan, StepTimingPlan):
