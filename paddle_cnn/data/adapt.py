@@ -79,6 +79,11 @@ def image_set_of_arrays(images, labels, like: Batches | None = None, name: str =
     elif first.shape != images.shape[1:]:
         images = images.transpose(0, 3, 1, 2)
     images = np.ascontiguousarray(images, dtype=first.dtype)
+    if images.dtype.kind == "f":  # one non-finite pixel would make the weights NaN at the first step
+        bad = np.flatnonzero(~np.isfinite(images.reshape(len(images), -1)).all(axis=1))
+        if len(bad):
+            raise DataError(f"{name}: image {int(bad[0])} holds NaN or infinite values ({len(bad)} image(s) do); fit "
+                            "needs finite pixels: fix or drop those images")
     return _image_set(images, labels.astype(np.int64), like, name)
 
 

@@ -23,6 +23,9 @@ def image_array(img, where: str) -> np.ndarray:
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise DataError(f"{where}: the image is {type(img).__name__} of {a.dtype}, not numbers; give a PIL image, "
                         "an array or a Tensor")
+    if a.dtype.kind in "fc" and not np.isfinite(a).all():
+        raise DataError(f"{where}: the image holds {int((~np.isfinite(a)).sum())} NaN or infinite value(s); fit needs "
+                        "finite pixels: fix or drop that sample")
     if a.ndim == 2:
         a = a[None]
     elif a.ndim == 3:

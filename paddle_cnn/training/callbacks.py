@@ -36,11 +36,17 @@ class Interrupted(KeyboardInterrupt):
 
 
 class NonFiniteLoss(RuntimeError):
-    """The loss became NaN or Inf; the message names the epoch and step and the checkpoint kept."""
+    """The loss (or the weights: `what`) became NaN or Inf; the message names the epoch and step and the checkpoint
+    kept."""
+
+    def __init__(self, where: str, what: str = "loss"):
+        super().__init__(where)
+        self.what = what
 
     def message(self, name: str, notes: list) -> str:
         kept = notes[0] if notes else "no checkpoint was written before it"
-        return f"loss became NaN/Inf {self.args[0]}; stopped, {kept}; lower the learning rate or check the inputs"
+        return (f"{self.what} became NaN/Inf {self.args[0]}; stopped, {kept}; lower the learning rate or check the "
+                "inputs")
 
 
 class Callback:
@@ -75,11 +81,26 @@ class CallbackList:
 
 
 class NaNCheck(Callback):
+    """Stops fit at the first non-finite loss read, or when the weights hold a NaN/Inf after the steps since the
+    last read (a ReLU turns NaN activations into 0, so bad weights can leave the loss at a finite ln(classes)).
+    Runs before an epoch's checkpoint: non-finite weights are never saved."""
+
     def on_sync(self, state, losses):
         first, values = losses
         bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
         if bad:
             raise NonFiniteLoss(f"in epoch {state.epoch + 1} at step {first + bad[0] + 1}")
+        if len(values) and not weights_finite(state.model):
+            raise NonFiniteLoss(f"in epoch {state.epoch + 1} by step {first + len(values)}", what="the weights")
+
+
+def weights_finite(model) -> bool:
+    """Whether every parameter is finite: one device reduction per parameter, one read."""
+    import paddle
+    params = [p for p in model.parameters() if p.size]
+    if not params:
+        return True
+    return bool(paddle.stack([paddle.isfinite(p).all() for p in params]).all())
 
 
 def _in_kernel() -> bool:
