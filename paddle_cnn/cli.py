@@ -4,6 +4,7 @@ Every bad input ends in one line on stderr, `paddle-cnn: error: ...`, and exit c
 """
 from __future__ import annotations
 
+import contextlib
 import argparse
 import json
 import os
@@ -271,22 +272,94 @@ def check_paddle() -> None:
                        "paddlepaddle-gpu (README, 'On a GPU')")
 
 
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE, as a tool killed by a closed pipe exits
+
+
+def _pipe_closed(args) -> int:
+    """The reader of our output went away (`| head`): stdout is pointed at /dev/null so that nothing more fails
+    on it, a run says on stderr that it stopped unfinished, and the exit is SIGPIPE's, never success."""
+    _silence_stdout()
+    if getattr(args, "command", None) == "run" and not getattr(args, "finished", False):
+        try:
+            print("paddle-cnn: stopped: the output pipe was closed (`| head`?) before the run finished; finished "
+                  "epochs are kept: rerun the same command to continue", file=sys.stderr)
+        except OSError:
+            pass
+    return SIGPIPE_EXIT
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for a closed pipe or a full device is dropped, not
+    written again (and failed again, in a traceback) when Python exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured): nothing to redirect
+        pass
+
+
+class OutputError(OSError):
+    """Writing the standard output failed (a full device); not one of our files."""
+
+
+class _Stdout:
+    """sys.stdout for a command: a failed write or flush is an OutputError (a closed pipe stays BrokenPipeError),
+    so that the error line blames the output, not the disk of the logs."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _do(self, fn, *a):
+        try:
+            return fn(*a)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.errno, e.strerror) from None
+
+    def write(self, text):
+        return self._do(self._stream.write, text)
+
+    def flush(self):
+        return self._do(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _guarded_stdout():
+    before = sys.stdout
+    sys.stdout = _Stdout(before)
+    try:
+        yield
+    finally:
+        sys.stdout = before
+
+
 def main(argv=None) -> int:
     import warnings
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions
+    args = None
     try:
         args = build_parser().parse_args(argv)
         check_paddle()
         if getattr(args, "logdir", "") is None:  # smoke runs apart from real results, as in the notebooks
             from paddle_cnn.experiments.definitions import resolve_profile
-            profile = resolve_profile(args.profile) if args.command == "run" else None  # decided once, here
-            args.profile = profile or getattr(args, "profile", None)
+            if args.command == "run":  # the profile decided once, here
+                profile = args.profile = resolve_profile(args.profile)
+            else:  # report: $PADDLE_CNN_PROFILE=smoke looks where smoke runs went
+                profile = os.environ.get("PADDLE_CNN_PROFILE") if args.command == "report" else None
             args.logdir = places.shown(places.default_logdir(profile))
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
             from paddle_cnn.device import user_blas_threads, user_threads
             user_threads()
             user_blas_threads()
-        return COMMANDS[args.command](args)
+        with _guarded_stdout():
+            code = COMMANDS[args.command](args)
+            args.finished = True  # the work is done; only its output may still fail below
+            sys.stdout.flush()  # a full device or closed pipe fails here, not silently at exit
+        return code
     except CliError as e:
         print(f"paddle-cnn: error: {e}", file=sys.stderr)
         return 2
@@ -297,9 +370,14 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as e:  # ShapeError, UnknownModelError, DataError, bad values
         print(f"paddle-cnn: error: {error_line(e)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `paddle-cnn summary vgg16 | head` (an OSError: caught first)
-        return 0
+    except BrokenPipeError:  # `paddle-cnn run ... | head` (an OSError: caught first): stopped, not done
+        return _pipe_closed(args)
     except OSError as e:  # disk full, file too large, permissions, mid-run
+        if isinstance(e, OutputError):  # `paddle-cnn list > /dev/full`: the output, not our files
+            _silence_stdout()
+            print(f"paddle-cnn: error: cannot write the output ({e.strerror or e}); nothing else was affected",
+                  file=sys.stderr)
+            return 2
         where = f" ({e.filename})" if e.filename else ""
         print(f"paddle-cnn: error: {e.strerror or e}{where}; finished epochs are kept: free space or choose "
               "another --logdir, then rerun the same command", file=sys.stderr)

@@ -69,3 +69,62 @@ def test_weights_that_become_non_finite_stop_fit_even_when_the_loss_stays_finite
     loss = paddle.nn.functional.cross_entropy(model(paddle.to_tensor(x[:16])), paddle.to_tensor(y[:16]))
     assert np.isfinite(float(loss)), float(loss)
     assert str(e.value).startswith("the weights became NaN/Inf in epoch 1 by step 2; stopped")
+
+
+def test_report_takes_the_runs_lock_and_never_writes_over_a_running_experiment(tmp_path, capsys):
+    """`paddle-cnn report` while a run of the experiment holds its folder: refused in one line, exit 2, the
+    finished results.json and results.md untouched (it overwrote them with an older snapshot)."""
+    from paddle_cnn.cli import main
+    from paddle_cnn.experiments.runner import RunLock, run_experiment
+    run_experiment("pool-vs-stride", "smoke", 1, logdir=str(tmp_path), **QUIET)
+    folder = tmp_path / "pool-vs-stride"
+    before = {f: (folder / f).read_bytes() for f in ("results.json", "results.md")}
+    with RunLock(str(folder)):
+        assert main(["report", "pool-vs-stride", "--logdir", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "a run is writing" in err and "locked" in err, err
+        assert {f: (folder / f).read_bytes() for f in before} == before
+    assert main(["report", "pool-vs-stride", "--logdir", str(tmp_path)]) == 0  # once it is done
+    assert not (folder / ".lock").exists()
+
+
+def test_report_under_the_smoke_profile_looks_where_smoke_runs_go(tmp_path, monkeypatch, capsys):
+    from paddle_cnn.cli import main
+    from paddle_cnn.experiments.runner import run_experiment
+    monkeypatch.setenv("PADDLE_CNN_AISTUDIO_ROOT", str(tmp_path))  # its logs: tmp_path/work/logs
+    (tmp_path / "data").mkdir()
+    (tmp_path / "work").mkdir()
+    run_experiment("pool-vs-stride", "smoke", 1, **QUIET)
+    assert (tmp_path / "work" / "logs" / "smoke" / "pool-vs-stride" / "results.json").exists()
+    monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
+    assert main(["report", "pool-vs-stride"]) == 0, capsys.readouterr().err
+    assert "logs/smoke/pool-vs-stride/results.md" in capsys.readouterr().out
+
+
+def test_a_run_whose_output_pipe_closes_stops_with_sigpipes_exit_not_success(tmp_path):
+    """`paddle-cnn run ... | head -1`: the reader goes after the first line; the run stops at its next line with
+    exit 141 (never 0), says on stderr that it stopped unfinished, and its results are not marked finished."""
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PADDLE_CNN_PROFILE": "smoke"}
+    proc = subprocess.Popen([sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--seeds", "1",
+                             "--logdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout.readline()
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert "stopped: the output pipe was closed" in err and "Traceback" not in err, err
+    results = tmp_path / "pool-vs-stride" / "results.json"
+    assert not results.exists() or "finished" not in json.loads(results.read_text())
+
+
+def test_output_to_a_full_device_blames_the_output_not_the_disk_of_the_logs():
+    import subprocess
+    import sys
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "paddle_cnn", "list"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == ("paddle-cnn: error: cannot write the output (No space left on "
+                                                       "device); nothing else was affected"), r.stderr

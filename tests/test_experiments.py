@@ -294,8 +294,9 @@ def test_step_timing_alternates_the_models_and_reads_their_cost_per_step():
     assert calls[-14:] == ["fast", "slow"] + ["fast"] * 2 + ["slow"] * 4 + ["fast"] * 4 + ["slow"] * 2
     assert calls[:-14] in ([], ["fast", "slow"])
     assert [len(s) for s in seconds.values()] == [3, 3]
-    extra = [s - f for s, f in zip(seconds["slow"], seconds["fast"])]
-    assert all(0.02 <= e < 0.05 for e in extra), extra
+    assert all(s >= 0.02 for s in seconds["slow"]), seconds  # the sleep is a floor of each slow step
+    extra = sorted(s - f for s, f in zip(seconds["slow"], seconds["fast"]))
+    assert 0.01 < extra[1] < 0.05, seconds  # the median round's cost is the sleep (a busy machine adds noise)
 
 
 def test_the_lrn_cost_claim_has_a_step_timing_of_both_alexnets_in_every_profile():

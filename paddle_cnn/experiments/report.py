@@ -332,11 +332,13 @@ def rebuild(experiment: str, logdir: str = "logs", overrides: dict | None = None
         given = "".join(f" --set {part}" for part in settings_label(overrides).split(", ")) if overrides else ""
         raise FileNotFoundError(f"{path} is missing; run `paddle-cnn run {exp.name}{given}` first")
     from paddle_cnn.experiments.results_file import read_results
-    results = read_results(path, f"delete it and rerun the experiment (paddle-cnn run {exp.name}) to write it afresh",
-                           exp.name)
-    if results.get("runs") or "arithmetic" in results:  # else: an older file's stored claims stay as they are
-        results["claims"] = verdicts(exp, results)
-        from paddle_cnn.files import atomic_write_text
-        atomic_write_text(path, json.dumps(results, indent=1, default=str))  # results.json says what results.md says
-    write_report(results, os.path.dirname(path))
+    from paddle_cnn.files import FolderLock, atomic_write_text
+    with FolderLock(os.path.dirname(path), "a run is writing {folder} (locked): report when it has finished (its "
+                                           "results.md is rewritten then anyway)"):
+        results = read_results(path, f"delete it and rerun the experiment (paddle-cnn run {exp.name}) to write it "
+                                     "afresh", exp.name)  # read under the lock: what the last run wrote
+        if results.get("runs") or "arithmetic" in results:  # else: an older file's stored claims stay as they are
+            results["claims"] = verdicts(exp, results)
+            atomic_write_text(path, json.dumps(results, indent=1, default=str))  # it says what results.md says
+        write_report(results, os.path.dirname(path))
     return os.path.join(os.path.dirname(path), "results.md")

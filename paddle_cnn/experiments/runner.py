@@ -461,37 +461,4 @@ def check_writable(folder: str) -> None:
         raise ValueError(f"cannot write to {folder} ({e.strerror or e}); choose another --logdir") from None
 
 
-class RunLock:
-    """An exclusive lock on an experiment's log folder: a second run pointed at it refuses with one line. The
-    lock file is removed when the run ends (before its lock is released; a run that opened the file just before
-    checks, once it holds the lock, that the file is still the one in the folder, else it takes the new one)."""
-
-    def __init__(self, folder: str):
-        self.path = os.path.join(folder, ".lock")
-        self.f = None
-
-    def __enter__(self):
-        import fcntl
-        while True:
-            self.f = open(self.path, "a+")
-            try:
-                fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self.f.close()
-                raise ValueError(f"another run is using {os.path.dirname(self.path)} (locked); wait for it or use "
-                                 "another --logdir") from None
-            try:
-                if os.stat(self.path).st_ino == os.fstat(self.f.fileno()).st_ino:
-                    return self
-            except FileNotFoundError:  # removed by the run that held it: lock the next file
-                pass
-            self.f.close()
-
-    def __exit__(self, *exc):
-        import fcntl
-        try:
-            os.remove(self.path)
-        except OSError:  # already gone or the folder went read-only: the lock itself still ends below
-            pass
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
+RunLock = files.FolderLock  # an experiment folder's lock (files.FolderLock)
