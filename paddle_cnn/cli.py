@@ -352,9 +352,10 @@ def main(argv=None) -> int:
                 profile = os.environ.get("PADDLE_CNN_PROFILE") if args.command == "report" else None
             args.logdir = places.shown(places.default_logdir(profile))
         if args.command != "list":  # before paddle's OpenMP runtime reads (and complains about) them
-            from paddle_cnn.device import user_blas_threads, user_threads
+            from paddle_cnn.device import rank_and_world, user_blas_threads, user_threads
             user_threads()
             user_blas_threads()
+            rank_and_world()  # the launcher's rank variables, read by paddle as int() without their name
         with _guarded_stdout():
             code = COMMANDS[args.command](args)
             args.finished = True  # the work is done; only its output may still fail below

@@ -68,7 +68,22 @@ def pick_device(prefer: str | None = None) -> str:
 def rank_and_world() -> tuple[int, int]:
     """(this process's rank, number of data-parallel processes), from the variables paddle.distributed.launch
     and spawn set (PADDLE_TRAINER_ID, PADDLE_TRAINERS_NUM); (0, 1) in a plain process. Read without paddle."""
-    return int(os.environ.get("PADDLE_TRAINER_ID", "0") or 0), int(os.environ.get("PADDLE_TRAINERS_NUM", "1") or 1)
+    rank, world = (_whole_env(name, default) for name, default in (("PADDLE_TRAINER_ID", 0), ("PADDLE_TRAINERS_NUM", 1)))
+    if world < 1 or rank >= world:
+        raise ValueError(f"PADDLE_TRAINER_ID={rank} with PADDLE_TRAINERS_NUM={world}: the launcher sets both (rank "
+                         "0..N-1 of N); unset them outside paddle.distributed.launch")
+    return rank, world
+
+
+def _whole_env(name: str, default: int) -> int:
+    """A non-negative integer from an environment variable (digits 0-9 only), else one ValueError naming it."""
+    import re
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", value):
+        raise ValueError(f"{name}={value!r} is not a whole number; set a non-negative integer or unset it")
+    return int(value)
 
 
 def rank_gpu() -> str:
@@ -118,13 +133,27 @@ _threads = 1  # paddle's own default until set_threads runs
 def _env_threads(name: str, value: str | None) -> int | None:
     """A thread count from an environment variable: a positive integer, or OpenMP's nested form '2,1' (its
     first level); None when unset; one ValueError line naming the variable otherwise."""
+    import re
     if value is None or not value.strip():
         return None
     first = value.split(",")[0].strip()
-    if not first.isdigit() or int(first) < 1:
+    if not re.fullmatch(r"[0-9]{1,9}", first) or int(first) < 1:  # ASCII digits: '²'.isdigit() is True
         raise ValueError(f"{name}={value!r} is not a number of threads: set a positive integer "
                          f"(e.g. {name}=2) or unset it")
+    check_thread_count(int(first), name)
     return int(first)
+
+
+def max_threads() -> int:
+    """The most CPU threads a run may be given: 4 per available core (more only oversubscribes the cores, and
+    paddle's OpenMP runtime crashes or aborts at a few hundred thousand)."""
+    return 4 * available_cores()
+
+
+def check_thread_count(n: int, name: str) -> None:
+    if n > max_threads():
+        raise ValueError(f"{name}={n} threads is more than {max_threads()} (4 per core on the {available_cores()} "
+                         f"core(s) here): set at most that, or unset it")
 
 
 def user_threads() -> int | None:

@@ -59,6 +59,8 @@ def experiment_folder(logdir: str | None, experiment: str, profile: str | None =
     import re
 
     from paddle_cnn.training.config import settings_label
+    if logdir is not None and not str(logdir).strip():
+        raise ValueError("--logdir is empty (LOGDIR = \"\"): give a folder, or leave it out for the default logs/")
     suffix = "".join("+" + re.sub(r"[^\w.=,-]", "_", part) for part in settings_label(overrides).split(", ")) \
         if overrides else ""
     return os.path.join(logdir or default_logdir(profile), experiment + suffix)

@@ -128,3 +128,43 @@ def test_output_to_a_full_device_blames_the_output_not_the_disk_of_the_logs():
                            text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.strip() == ("paddle-cnn: error: cannot write the output (No space left on "
                                                        "device); nothing else was affected"), r.stderr
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"PADDLE_CNN_THREADS": "10000000"}, ["PADDLE_CNN_THREADS=10000000", "more than", "per core"]),
+    ({"OMP_NUM_THREADS": "100000"}, ["OMP_NUM_THREADS=100000", "more than"]),
+    ({"PADDLE_CNN_THREADS": "²"}, ["PADDLE_CNN_THREADS='²'", "not a number of threads"]),
+    ({"PADDLE_TRAINER_ID": "abc"}, ["PADDLE_TRAINER_ID='abc'", "not a whole number"]),
+])
+def test_bad_thread_and_rank_variables_are_one_line_naming_the_variable(tmp_path, env, words):
+    """Before: a segfault leaving .lock (10**7 threads), an abort (OMP 100000), 'invalid literal for int()'."""
+    from attacks import cli_bounded, refused
+    out = cli_bounded("run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--logdir", str(tmp_path),
+                      env=env, timeout=120)
+    refused(out, *words)
+    assert not list(tmp_path.rglob("*")), "nothing may be written"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seeds", "1000000000"], ["--seeds 1000000000", "more than 100"]),
+    (["--seeds", "1000000000", "--dry-run"], ["--seeds 1000000000", "more than 100"]),
+    (["--logdir", ""], ["--logdir is empty"]),
+])
+def test_huge_seeds_and_an_empty_logdir_are_refused_at_once(tmp_path, argv, words):
+    """Before: --seeds 10**9 hung and grew (2.7 GB at 120 s, also with --dry-run); --logdir "" used logs/."""
+    from attacks import cli_bounded, refused
+    argv = ["--logdir", str(tmp_path)] + argv if "--logdir" not in argv else argv
+    out = cli_bounded("run", "pool-vs-stride", "--profile", "smoke", *argv, timeout=60)
+    refused(out, *words)
+    assert out.seconds < 30
+
+
+@pytest.mark.parametrize("milestones", ["5", (None,), (0,), (40, 20), 5])
+def test_milestones_are_checked_when_the_settings_are_made(milestones):
+    with pytest.raises(ValueError, match="milestones must be"):
+        TrainConfig(lr_schedule="piecewise", milestones=milestones)
+
+
+def test_threads_in_the_api_are_bounded():
+    with pytest.raises(ValueError, match="threads=10000000 threads is more than"):
+        TrainConfig(threads=10 ** 7)

@@ -16,7 +16,8 @@ from paddle_cnn.experiments.definitions import STEP_TIMING, Experiment, Profile,
 from paddle_cnn.training.identity import fingerprint
 from paddle_cnn.training.config import TrainConfig, jsonable
 
-DATA_KEYS = ("dataset", "train_subset", "test_subset")  # plan keys of a profile override; the rest is TrainConfig
+DATA_KEYS = ("dataset", "train_subset", "test_subset")
+MAX_RUN_SEEDS = 100  # seeds per run an experiment may be given  # plan keys of a profile override; the rest is TrainConfig
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ def plan_experiment(name: str, profile: "str | Profile | None" = None, seeds: in
     prof = resolve_profile(profile)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ValueError(f"--seeds must be a positive integer, got {seeds!r}")
+    if seeds > MAX_RUN_SEEDS:  # checked before any plan is built: a huge count is refused, not allocated
+        raise ValueError(f"--seeds {seeds} is more than {MAX_RUN_SEEDS} per run; the detectability column says how "
+                         "many a claim needs")
     overrides = check_overrides(overrides)
     plans = []
     for run in exp.runs:

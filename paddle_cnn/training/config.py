@@ -71,6 +71,16 @@ class TrainConfig:
         for name in ("max_batches", "threads", "input_size", "in_channels"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
+        if self.threads is not None:
+            from paddle_cnn.device import check_thread_count
+            check_thread_count(self.threads, "threads")
+        if isinstance(self.milestones, (str, bytes)) or not isinstance(self.milestones, (tuple, list)):
+            raise ValueError(f"milestones must be a tuple of epochs, e.g. (20, 40), got {self.milestones!r}")
+        for m in self.milestones:
+            if not isinstance(m, numbers.Real) or isinstance(m, bool) or not math.isfinite(m) or m <= 0:
+                raise ValueError(f"milestones must be positive epochs, e.g. (20, 40), got {self.milestones!r}")
+        if list(self.milestones) != sorted(self.milestones):
+            raise ValueError(f"milestones must be in increasing order, got {self.milestones!r}")
         if self.workers is not None and (not isinstance(self.workers, numbers.Integral)
                                          or isinstance(self.workers, bool) or self.workers < 0):
             raise ValueError(f"workers must be a non-negative integer, got {self.workers!r}")
