@@ -68,7 +68,7 @@ def pick_device(prefer: str | None = None) -> str:
 def rank_and_world() -> tuple[int, int]:
     """(this process's rank, number of data-parallel processes), from the variables paddle.distributed.launch
     and spawn set (PADDLE_TRAINER_ID, PADDLE_TRAINERS_NUM); (0, 1) in a plain process. Read without paddle."""
-    rank, world = (_whole_env(name, default) for name, default in (("PADDLE_TRAINER_ID", 0), ("PADDLE_TRAINERS_NUM", 1)))
+    rank, world = _whole_env("PADDLE_TRAINER_ID", 0), _whole_env("PADDLE_TRAINERS_NUM", 1)
     if world < 1 or rank >= world:
         raise ValueError(f"PADDLE_TRAINER_ID={rank} with PADDLE_TRAINERS_NUM={world}: the launcher sets both (rank "
                          "0..N-1 of N); unset them outside paddle.distributed.launch")

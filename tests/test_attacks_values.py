@@ -168,3 +168,29 @@ def test_milestones_are_checked_when_the_settings_are_made(milestones):
 def test_threads_in_the_api_are_bounded():
     with pytest.raises(ValueError, match="threads=10000000 threads is more than"):
         TrainConfig(threads=10 ** 7)
+
+
+def test_an_eval_set_of_another_size_is_refused_before_the_first_step():
+    """Before: paddle's raw error after a whole epoch of training."""
+    x, y = digits()
+    ex = np.random.default_rng(2).random((16, 1, 32, 32), dtype=np.float32)
+    steps = []
+    from paddle_cnn.training import Callback
+
+    class Steps(Callback):
+        def on_step_end(self, state):
+            steps.append(1)
+    with pytest.raises(DataError, match=r"the eval images are 1x32x32 and the training images 1x28x28"):
+        fit(create_model("lenet"), (x, y), (ex, y[:16]), TrainConfig(epochs=1, batch_size=16), [Steps()], **QUIET)
+    assert steps == []
+
+
+def test_images_the_model_cannot_take_are_one_line_before_training():
+    """LeNet (1 channel) on 3-channel images: before, paddle's C++ InvalidArgument error with its stack."""
+    x = np.random.default_rng(3).random((32, 3, 28, 28), dtype=np.float32)
+    with pytest.raises(DataError) as e:
+        fit(create_model("lenet"), (x, np.arange(32) % 10), None, TrainConfig(epochs=1, batch_size=16), **QUIET)
+    msg = str(e.value)
+    assert msg.startswith("lenet cannot take the training images (3x28x28: (InvalidArgument) The number of input's "
+                          "channels should be equal to filter's channels") and "\n" not in msg, msg
+    assert "in_channels" in msg and len(msg) < 500

@@ -21,6 +21,7 @@ import paddle
 import paddle.nn.functional as F
 
 from paddle_cnn.data.adapt import training_data
+from paddle_cnn.data.common import DataError
 from paddle_cnn.data.loader import Batches, epoch_order
 from paddle_cnn.device import (GPU_PATHS_SWITCH, cpu_threads, cudnn_deterministic, gpu_paths, is_gpu,
                                threads_for_step)
@@ -50,6 +51,10 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} data-parallel ranks")
     train_data = training_data(train, config, augment=config.augment, log=log, progress=progress)
     eval_data = training_data(eval, config, like=train_data, log=log, progress=progress)
+    if eval_data is not None and tuple(eval_data.sample_shape) != tuple(train_data.sample_shape):
+        shown = ["x".join(map(str, d.sample_shape)) for d in (eval_data, train_data)]
+        raise DataError(f"the eval images are {shown[0]} and the training images {shown[1]}: the model takes one "
+                        "size; resize both alike (TrainConfig(input_size=..., in_channels=...)) or fix the eval set")
     outputs = model_outputs(model, train_data)
     for data in (train_data, eval_data):
         if data is not None:
@@ -297,7 +302,17 @@ def model_outputs(model, data: Batches) -> int:
     try:
         with paddle.no_grad():
             x, _ = next(data.iterate([np.array([0])]))
-            return int(first_output(model(x)).shape[-1])
+            try:
+                out = model(x)
+            except (ValueError, RuntimeError, OSError, IndexError, TypeError) as e:  # paddle's C++ shape errors
+                why = next((ln.strip() for ln in str(e).splitlines() if "Error" in ln or "error" in ln),
+                           str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+                why = why.split(" But received")[0][:200]
+                raise DataError(f"{type(model).__name__} cannot take the training images "
+                                f"({'x'.join(map(str, data.sample_shape))}: {why}); build the model for them "
+                                "(create_model(..., in_channels=..., input_size=...)) or convert the images "
+                                "(TrainConfig(in_channels=..., input_size=...))") from None
+            return int(first_output(out).shape[-1])
     finally:
         if was_training:
             model.train()
