@@ -100,6 +100,19 @@ def remove_leftovers(folder: str) -> int:
     return freed
 
 
+def refuse_links(folder: str) -> None:
+    """Nothing inside an experiment's folder is written through a symbolic link: the first link found (at any
+    depth, links not followed) is one ValueError line. The folder itself (and the log folder above it) may be a
+    link: that is where the user chose to keep the runs."""
+    for base, dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(dirs + names):
+            path = os.path.join(base, name)
+            if os.path.islink(path):
+                raise ValueError(f"{path} is a symbolic link (to {os.readlink(path)}); runs write only their own "
+                                 f"files in {folder}, never through a link: remove the link, or choose another "
+                                 "--logdir")
+
+
 REPLACED = TEMP_PREFIX + "replaced-"  # replace_dir's aside folder while a finished run is swapped for its replacement
 
 

@@ -194,3 +194,54 @@ def test_images_the_model_cannot_take_are_one_line_before_training():
     assert msg.startswith("lenet cannot take the training images (3x28x28: (InvalidArgument) The number of input's "
                           "channels should be equal to filter's channels") and "\n" not in msg, msg
     assert "in_channels" in msg and len(msg) < 500
+
+
+@pytest.mark.parametrize("what", ["curves.png", "lenet-s0", "_checkpoints/lenet-s0", "lenet-s0/records"])
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_a_link_inside_the_log_folder_is_refused_and_its_target_untouched(tmp_path, what, command):
+    """Before: curves.png linked elsewhere had its target overwritten, a linked records file was truncated on
+    --resume, a linked _checkpoints/<run> had the outside folder's epochs deleted."""
+    import os
+    import shutil
+
+    from attacks import cli, refused, snapshot
+    from paddle_cnn.experiments.runner import run_experiment
+    logs = tmp_path / "logs"
+    run_experiment("pool-vs-stride", "smoke", 1, logdir=str(logs), **QUIET)
+    folder = logs / "pool-vs-stride"
+    outside = tmp_path / "outside"
+    if what == "lenet-s0/records":  # the run's VisualDL records file itself
+        (path,) = [p for p in (folder / "lenet-s0").iterdir() if p.is_file()]
+        outside.mkdir()
+        target = outside / path.name
+    else:
+        path, target = folder / what, outside
+        if path.is_dir():
+            shutil.copytree(path, outside)
+        else:
+            outside.mkdir()
+            target = outside / path.name
+    if not target.exists():
+        shutil.copy(path, target)
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    os.symlink(target, path)
+    before = snapshot(outside)
+    argv = ["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--resume"] if command == "run" \
+        else ["report", "pool-vs-stride"]
+    refused(cli(*argv, "--logdir", str(logs)), str(path), "is a symbolic link", "remove the link")
+    assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize("what", ["_checkpoints/lenet-s0", "results.json", "curves.png"])
+def test_a_path_of_the_wrong_kind_is_refused_before_training(tmp_path, what):
+    """Before: a checkpoint folder that is a file gave 'File exists; finished epochs are kept ... --resume' (untrue,
+    it cannot be followed); results.json replaced by a folder was refused only after training, naming a .tmp
+    file."""
+    from attacks import cli, refused
+    folder = tmp_path / "pool-vs-stride"
+    path = folder / what
+    path.parent.mkdir(parents=True)
+    path.write_text("x") if what.startswith("_") else path.mkdir()
+    o = cli("run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--logdir", str(tmp_path))
+    refused(o, str(path), "move it away")
+    assert o.seconds < 20 and not (folder / "lenet-s0").exists()

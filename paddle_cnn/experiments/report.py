@@ -39,8 +39,19 @@ def _figure(*subplots, figsize):
 def _finish(fig, path, dpi=110):
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=dpi)
+        save_figure(fig, path, dpi)
     return fig
+
+
+def save_figure(fig, path: str, dpi: int) -> None:
+    """A PNG written atomically (files.atomic_write_bytes): a kill or a full disk leaves the old plot or the new,
+    never half of one; a link at `path` is replaced, not written through."""
+    import io
+
+    from paddle_cnn.files import atomic_write_bytes
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _family(name: str) -> str:
@@ -88,7 +99,7 @@ def plot_params_vs_macs(overview: list[dict], path: str | None = None, ax=None):
     _place_labels(ax, [(g[0]["macs"], g[0]["params"]) for g in groups],
                   ["\n".join(", ".join(r["model"] for r in g[j:j + 2]) for j in range(0, len(g), 2)) for g in groups])
     if fig is not None and path:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, 120)
     return ax
 
 
@@ -335,6 +346,8 @@ def rebuild(experiment: str, logdir: str = "logs", overrides: dict | None = None
     from paddle_cnn.files import FolderLock, atomic_write_text
     with FolderLock(os.path.dirname(path), "a run is writing {folder} (locked): report when it has finished (its "
                                            "results.md is rewritten then anyway)"):
+        from paddle_cnn.files import refuse_links
+        refuse_links(os.path.dirname(path))
         results = read_results(path, f"delete it and rerun the experiment (paddle-cnn run {exp.name}) to write it "
                                      "afresh", exp.name)  # read under the lock: what the last run wrote
         if results.get("runs") or "arithmetic" in results:  # else: an older file's stored claims stay as they are

@@ -45,6 +45,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
     data = DataCache(data_dir, folder, log)
     plans = data.resolve(plans)  # missing or corrupt data: one line before anything is written
     check_writable(folder)
+    check_own_paths(plans, folder)
     rank, world = device.rank_and_world()  # under paddle.distributed.launch: rank 0 locks and writes
     with RunLock(folder) if rank == 0 else contextlib.nullcontext():
         results = Results(exp, plans, folder, resume, reuse, log, write=rank == 0, overrides=overrides)
@@ -459,6 +460,22 @@ def check_writable(folder: str) -> None:
         os.remove(probe)
     except OSError as e:
         raise ValueError(f"cannot write to {folder} ({e.strerror or e}); choose another --logdir") from None
+    files.refuse_links(folder)
+
+
+def check_own_paths(plans: list, folder: str) -> None:
+    """Before training: what a run writes has the kind it needs (results.json, results.md and the plots files;
+    the runs' checkpoint and VisualDL places folders), else one line naming the path and the fix."""
+    wanted = [(os.path.join(folder, f), "file") for f in ("results.json", "results.md", "curves.png", "final.png")]
+    wanted += [(os.path.join(folder, "_checkpoints"), "folder")]
+    for p in plans:
+        if isinstance(p, TrainPlan):
+            wanted += [(f(folder, p) + end, "folder") for f in (checkpoint_dir, records_dir) for end in ("", STAGED)]
+    for path, kind in wanted:
+        if os.path.lexists(path) and os.path.isdir(path) != (kind == "folder"):
+            raise ValueError(f"{path} is a {'folder' if os.path.isdir(path) else 'file'} where the run keeps its "
+                             f"{'checkpoints or records' if kind == 'folder' else 'results'} (a {kind}): move it "
+                             "away, or choose another --logdir")
 
 
 RunLock = files.FolderLock  # an experiment folder's lock (files.FolderLock)
