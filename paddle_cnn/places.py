@@ -82,9 +82,18 @@ def data_folder(name: str, data_dir: str) -> str:
     markers = MARKERS.get(name, ())
     for folder in [data_dir] + mounted_folders():
         for path, sub in markers:
-            if os.path.exists(os.path.join(folder, path)):
+            if os.path.exists(os.path.join(folder, path)) and (folder == data_dir or _is(name, folder, path)):
                 return os.path.join(folder, sub) if sub else folder
     return os.path.join(data_dir, "mnist") if name == "mnist" else data_dir
+
+
+def _is(name: str, folder: str, marker: str) -> bool:
+    """Whether a mounted data set that has `marker` is the data set `name` by its own files: list files (which any
+    AI Studio image data set may have) count for caltech16 only when their labels are Caltech16's 16 classes."""
+    if name == "caltech16" and marker.endswith(".txt"):
+        from paddle_cnn.data.caltech import lists_have_16_classes
+        return lists_have_16_classes(os.path.dirname(os.path.join(folder, marker)))
+    return True
 
 
 def shown(path: str) -> str:

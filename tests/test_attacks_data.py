@@ -194,12 +194,12 @@ def test_idx_data_beyond_its_header_stops_decompressing(tmp_path):
 
 def test_a_tarball_member_claiming_a_huge_size_is_refused_before_reading(tmp_path):
     path = cifar_tarball(tmp_path)
-    info = tarfile.TarInfo("cifar-10-batches-py/data_batch_9")
+    info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
     info.size = 5 * 10 ** 9  # the header only: its data never comes
     with open(path, "wb") as f:
         f.write(gzip.compress(info.tobuf(format=tarfile.GNU_FORMAT) + bytes(4096)))
     assert_refused(run("bn-ablation", tmp_path, tmp_path / "logs"), tmp_path / "logs",
-                   "data_batch_9", "5,000,000,000 bytes", "download it again")
+                   "data_batch_1", "5,000,000,000 bytes", "download it again")
 
 
 def test_a_tarball_that_decompresses_without_end_is_refused_at_its_bound(tmp_path):
@@ -369,3 +369,67 @@ def test_image_sets_refuse_emptiness_and_negative_labels():
         ImageSet(np.zeros((0, 1, 4, 4), np.uint8), np.zeros(0, np.int64), ["a"], "mine")
     with pytest.raises(DataError, match=r"^mine: image 1 has the negative label -3; labels are class indices"):
         ImageSet(np.zeros((2, 1, 4, 4), np.uint8), np.array([0, -3]), ["a"], "mine")
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("data_batch_6", ["data_batch_6", "is not one of the CIFAR-10 python tarball's batches"]),
+    ("data_batch_1 (copy)", ["data_batch_1 (copy)", "is not one of"]),
+    ("test_batch_2", ["test_batch_2", "is not one of"]),
+    ("data_batch_3", ["holds data_batch_3 twice"]),
+    (None, ["lacks data_batch_5"]),
+])
+def test_a_cifar_tarball_is_read_by_its_exact_members(tmp_path, extra, words):
+    """Before: any member whose name held 'data_batch' was trained on (a copy of the test batch, say); only
+    `paddle-cnn data cifar10` checked the md5."""
+    path = os.path.join(tmp_path, "cifar-10-python.tar.gz")
+    names = [f"data_batch_{i}" for i in range(1, 5 if extra is None else 6)] + ["test_batch"] + \
+        ([extra] if extra else [])
+    with tarfile.open(path, "w:gz") as tar:
+        for name in names:
+            blob = pickle.dumps(batch(), protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    assert_refused(run("bn-ablation", tmp_path, tmp_path / "logs"), tmp_path / "logs", *words)
+
+
+def _decoded(tmp_path, im, name, **save):
+    """The 8x8 image as our Caltech loader decodes it (at its own size)."""
+    from paddle_cnn.data.caltech import _decode
+    path = str(tmp_path / name)
+    im.save(path, **save)
+    return _decode([path], 8, False)[0]
+
+
+def test_16_bit_and_float_images_are_scaled_not_clipped_to_white_or_black(tmp_path):
+    """Before: PIL's convert('RGB') made a 16-bit PNG of mid-grey solid white and a float TIFF of 0..1 black."""
+    from PIL import Image
+    grey16 = Image.fromarray(np.full((8, 8), 32768, dtype=np.uint16))  # half of 65535
+    assert grey16.mode.startswith("I;16")
+    assert np.all(_decoded(tmp_path, grey16, "a.png") == 128)
+    ramp = Image.fromarray(np.tile(np.linspace(0, 1, 8, dtype=np.float32), (8, 1)), mode="F")
+    got = _decoded(tmp_path, ramp, "b.tiff")
+    assert got[0, 0].tolist() == [round(v * 255) for v in np.linspace(0, 1, 8)], got[0, 0]
+    hot = Image.fromarray(np.full((8, 8), 7.5, dtype=np.float32), mode="F")  # not an image scale we can know
+    from paddle_cnn.data import DataError
+    with pytest.raises(DataError, match=r"c.tiff is a F image \(values 7.5..7.5\) that cannot be read as 8-bit"):
+        _decoded(tmp_path, hot, "c.tiff")
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    """A photo stored sideways with EXIF 'rotate 90' (orientation 6) is read upright, as viewers show it."""
+    from PIL import Image
+    a = np.zeros((8, 8, 3), dtype=np.uint8)
+    a[0, :] = 255  # a white top row as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    got = _decoded(tmp_path, Image.fromarray(a), "d.jpg", exif=exif, quality=100)
+    assert got[:, :, -1].mean() > 200 and got[:, 0, :].mean() < 60  # the stored top row is now the right column
+
+
+@pytest.mark.parametrize("label", ["1_0", "١", "+1", "0x1"])
+def test_list_file_labels_are_plain_digits(tmp_path, label):
+    """Before: int('1_0') is 10 (Python's digit separators), int('١') is 1."""
+    lists(tmp_path, Train=f"cls/img_000.jpg {label}\n")
+    o = run("classic-caltech16", tmp_path, tmp_path / "logs")
+    assert_refused(o, tmp_path / "logs", "Train.txt line", "is not '<image path> <label>'")

@@ -234,7 +234,8 @@ def test_ai_studio_list_files_and_folders_are_found_by_name(tmp_path, monkeypatc
     without AI Studio's folders nothing is searched."""
     from paddle_cnn import places
     from paddle_cnn.data import fake, load_dataset
-    fake.make_aistudio_lists(str(tmp_path / "data" / "data22612" / "unpacked"))
+    fake.make_aistudio_lists(str(tmp_path / "data" / "data22612" / "unpacked"), n_classes=16, per_split=(1, 1, 1))
+    fake.make_aistudio_lists(str(tmp_path / "data" / "data10000"), n_classes=5)  # another data set with list files
     fake.make("mnist", str(tmp_path / "data" / "data65"))
     mnist_top = tmp_path / "data" / "data65" / "mnist"
     for f in os.listdir(mnist_top):
@@ -244,6 +245,7 @@ def test_ai_studio_list_files_and_folders_are_found_by_name(tmp_path, monkeypatc
     (tmp_path / "work").mkdir()
     assert places.default_logdir() == str(tmp_path / "work" / "logs")
     empty = str(tmp_path / "work" / "data")
+    # the 5-class one comes first in the search but is not Caltech16 by its labels
     assert places.data_folder("caltech16", empty) == str(tmp_path / "data" / "data22612" / "unpacked")
     assert places.data_folder("mnist", empty) == str(tmp_path / "data" / "data65")
     assert len(load_dataset("caltech16", empty, size=32)["train"]) > 0

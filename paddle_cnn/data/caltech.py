@@ -7,12 +7,14 @@ Fixed choices, so every run sees the same data:
 - Split of a class folder: its JPEG names sorted, permuted by numpy RandomState(SPLIT_SEED), at most
   MAX_PER_CLASS kept, then 70% train / 15% eval / 15% test (stratified by construction).
 - With AI Studio's list files the split and labels are the files' own.
-Images are decoded once, converted to RGB and resized to size x size (bilinear), kept as uint8.
+Images are decoded once, made 8-bit RGB (to_rgb8: EXIF orientation applied, 16-bit and float images scaled)
+and resized to size x size (bilinear), kept as uint8.
 Paddle has no downloader for Caltech-101: get it by hand (see data/README.md).
 """
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -38,6 +40,30 @@ def describe() -> str:
             "(Train.txt, Eval.txt, Test.txt) their own split and labels are used instead.")
 
 
+WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535}  # 16-bit: full scale
+
+
+def to_rgb8(im, path: str):
+    """A decoded image as 8-bit RGB, said explicitly rather than left to PIL's convert (which clips a 16-bit or
+    float image to solid white or black): EXIF orientation applied; 16-bit grey scaled from 0..65535; 32-bit
+    integer grey scaled from 0..65535 when it fits there; float grey scaled from 0..1 when it lies there; any
+    other wide image refused in one line."""
+    from PIL import Image, ImageOps
+    im = ImageOps.exif_transpose(im)
+    if im.mode in WIDE_MODES or im.mode in ("I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        full = WIDE_MODES.get(im.mode)
+        if full is None and im.mode == "I" and a.size and 0 <= a.min() and a.max() <= 65535:
+            full = 65535 if a.max() > 255 else 255
+        elif full is None and im.mode == "F" and a.size and np.isfinite(a).all() and 0 <= a.min() and a.max() <= 1:
+            full = 1
+        if full is None:
+            raise DataError(f"{path} is a {im.mode} image (values {a.min():g}..{a.max():g}) that cannot be read as "
+                            "8-bit: convert it to an 8-bit RGB or grey JPEG/PNG, or delete it")
+        im = Image.fromarray(np.round(a * (255 / full)).clip(0, 255).astype(np.uint8), mode="L")
+    return im.convert("RGB")
+
+
 def _decode(paths: list[str], size: int, progress: bool) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
     out = np.empty((len(paths), 3, size, size), dtype=np.uint8)
@@ -56,7 +82,7 @@ def _decode(paths: list[str], size: int, progress: bool) -> np.ndarray:
                 if w * h > MAX_IMAGE_PIXELS:
                     raise DataError(f"{p} claims {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS:,} pixels allowed "
                                     "per image (see data/README.md, Limits); replace or delete it")
-                im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+                im = to_rgb8(im, p).resize((size, size), Image.BILINEAR)
                 out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
         except DataError:
             raise
@@ -119,6 +145,8 @@ def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
                 continue
             parts = line.replace("\t", " ").split()
             try:
+                if not re.fullmatch(r"[0-9]{1,6}", parts[-1]):  # int() reads '1_0' as 10 and '١' as 1
+                    raise ValueError
                 rel, label = " ".join(parts[:-1]), int(parts[-1])
                 if not rel:
                     raise ValueError
@@ -141,6 +169,22 @@ def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
             items.append((full, label))
         split[s] = items
     return split
+
+
+def lists_have_16_classes(root: str) -> bool:
+    """Whether root's Train.txt labels are exactly 0..15, as AI Studio's Caltech16 list files have them (read up to
+    MAX_LIST_BYTES; a line that is not '<path> <label>' or an unreadable file: False)."""
+    labels = set()
+    try:
+        for _, line in _list_lines(os.path.join(root, LIST_FILES["train"])):
+            parts = line.split()
+            if parts:
+                if not re.fullmatch(r"[0-9]{1,6}", parts[-1]):
+                    return False
+                labels.add(int(parts[-1]))
+    except (DataError, OSError):
+        return False
+    return labels == set(range(len(CLASSES)))
 
 
 def find_layout(data_dir: str) -> tuple[str, str]:

@@ -19,6 +19,10 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
+TRAIN_MEMBERS = tuple(f"data_batch_{i}" for i in range(1, 6))  # the tarball's batches, by their exact names
+TEST_MEMBERS = ("test_batch",)
+
+
 def _paddle_url():
     from paddle.vision.datasets import cifar
     return cifar.CIFAR10_URL, cifar.CIFAR10_MD5
@@ -86,11 +90,20 @@ def load_cifar10(data_dir: str, split: str, download_missing: bool = False) -> I
         download(url, path, md5, hint=f"copy the CIFAR-10 python tarball ({TARBALL}) to {data_dir}")
     regular_file(path)
     wanted = "data_batch" if split == "train" else "test_batch"
+    members = TRAIN_MEMBERS if split == "train" else TEST_MEMBERS
     xs, ys, names = [], [], []
     try:  # streamed: members in order, decompression bounded in all and per member
         with open_gunzip(path, MAX_ARCHIVE_BYTES) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
             for member in tar:
-                if member.isfile() and wanted in os.path.basename(member.name):
+                base = os.path.basename(member.name)
+                if member.isfile() and base.startswith(("data_batch", "test_batch")) and base not in \
+                        TRAIN_MEMBERS + TEST_MEMBERS:  # a copy of the test batch would be trained on
+                    raise DataError(f"{path}:{member.name} is not one of the CIFAR-10 python tarball's batches "
+                                    f"({', '.join(TRAIN_MEMBERS + TEST_MEMBERS)}); delete the tarball and "
+                                    "download it again")
+                if member.isfile() and base in members:
+                    if base in names:
+                        raise DataError(f"{path} holds {base} twice; delete the tarball and download it again")
                     where = f"{path}:{member.name}"
                     if member.size > MAX_FILE_BYTES:
                         raise DataError(f"{where} claims {member.size:,} bytes, more than the {MAX_FILE_BYTES:,} "
@@ -104,6 +117,10 @@ def load_cifar10(data_dir: str, split: str, download_missing: bool = False) -> I
         raise DataError(f"{path} is corrupt or truncated ({e}); delete it and download it again") from None
     if not xs:
         raise DataError(f"{path} holds no {wanted}* files; is it the CIFAR-10 python version?")
+    if sorted(names) != sorted(members):
+        missing = sorted(set(members) - set(names))
+        raise DataError(f"{path} lacks {', '.join(missing)} of the CIFAR-10 python tarball; delete it and download "
+                        "it again")
     return ImageSet(np.concatenate(xs), np.concatenate(ys), CLASSES, f"cifar10/{split}", MEAN, STD,
                     f"{path} ({', '.join(names)})")
 
