@@ -245,3 +245,25 @@ def test_a_path_of_the_wrong_kind_is_refused_before_training(tmp_path, what):
     o = cli("run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--logdir", str(tmp_path))
     refused(o, str(path), "move it away")
     assert o.seconds < 20 and not (folder / "lenet-s0").exists()
+
+
+def test_fewer_seeds_than_before_leave_only_this_runs_curves_on_the_dashboard(tmp_path):
+    """3 seeds, then 1: the dashboard (VisualDL's own server) lists the seed-0 runs only, the others' files are
+    kept; 3 seeds again: their curves are back, from the kept checkpoints, without training them again."""
+    from dashboard import visualdl_server
+    from paddle_cnn.experiments.runner import run_experiment
+    first = run_experiment("pool-vs-stride", "smoke", 2, logdir=str(tmp_path), **QUIET)
+    lines = []
+    run_experiment("pool-vs-stride", "smoke", 1, logdir=str(tmp_path), log=lines.append, progress=False, reuse=True)
+    assert any(l.startswith("lenet-s1: not a run of these plans") for l in lines), lines
+    with visualdl_server(tmp_path) as get:
+        shown = sorted(get("runs"))
+    assert len(shown) == 2 and all("s0" in r for r in shown), shown
+    assert (tmp_path / "pool-vs-stride" / "lenet-s1").is_dir()
+    lines = []
+    again = run_experiment("pool-vs-stride", "smoke", 2, logdir=str(tmp_path), log=lines.append, progress=False,
+                           reuse=True)
+    with visualdl_server(tmp_path) as get:
+        assert len(get("runs")) == 4
+    assert {r["run"]: r["test_acc"] for r in again["runs"]} == {r["run"]: r["test_acc"] for r in first["runs"]}
+    assert any("resuming lenet-s1" in l for l in lines), lines  # continued from its kept checkpoint

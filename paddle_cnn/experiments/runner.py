@@ -53,6 +53,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
             check_checkpoints(plans, folder, data)
         if rank == 0:  # after every refusal: a refused run changes nothing
             remove_leftovers(plans, folder)
+            show_only_these_runs(plans, folder, log)
         results.data["device"] = dev + (f" x {world} data-parallel ranks" if world > 1 else "")
         for plan in plans:
             if results.done(plan) and not results.stale_model(plan, data, log):
@@ -252,6 +253,26 @@ def remove_leftovers(plans: list, folder: str) -> None:
         files.settle_replaced(d)
     for d in [folder] + [f(folder, p) + end for p in runs for f in (records_dir, checkpoint_dir) for end in ("", STAGED)]:
         files.remove_leftovers(d)
+
+
+def show_only_these_runs(plans: list, folder: str, log) -> None:
+    """The dashboard shows the runs of this run's plans only: a run folder of the experiment that is not one of
+    them (a seed beyond --seeds, a run no longer in the experiment) has its records hidden from VisualDL (renamed,
+    kept on disk, said per run); a plan's own folder whose records were hidden gets them back."""
+    from paddle_cnn.training import vdl_records
+    keys = {p.key for p in plans if isinstance(p, TrainPlan)}
+    try:
+        entries = sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(folder, name)
+        run = name[:-len(STAGED)] if name.endswith(STAGED) else name
+        if run in keys:
+            vdl_records.restore(path)
+        elif not name.startswith(("_", ".")) and vdl_records.retire(path):
+            log(f"{name}: not a run of these plans (fewer seeds than before?): its curves are hidden from the "
+                "dashboard, kept on disk; a run with it among its plans shows them again")
 
 
 def own_checkpoint(plan, path: str, data: "DataCache", log) -> bool:

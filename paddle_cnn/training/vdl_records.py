@@ -73,3 +73,23 @@ def one_records_file(run_dir: str) -> str | None:
         os.remove(f)
     return os.path.basename(target)
 
+
+
+RETIRED = "retired-records."  # a records file hidden from VisualDL (it reads only names holding 'vdlrecords')
+
+
+def retire(run_dir: str) -> int:
+    """Hide a run folder's records from the dashboard, keeping them on disk (renamed): for the runs of an
+    experiment that are not plans of its latest run (fewer seeds than before). Returns the files renamed."""
+    files = records_files(run_dir)
+    for f in files:
+        os.replace(f, os.path.join(run_dir, RETIRED + os.path.basename(f)[len("vdlrecords."):]))
+    return len(files)
+
+
+def restore(run_dir: str) -> int:
+    """Show a retired run's records again (its plan is back); returns the files renamed."""
+    found = sorted(glob.glob(os.path.join(run_dir, RETIRED + "*")))
+    for f in found:
+        os.replace(f, os.path.join(run_dir, "vdlrecords." + os.path.basename(f)[len(RETIRED):]))
+    return len(found)
