@@ -267,3 +267,46 @@ def test_fewer_seeds_than_before_leave_only_this_runs_curves_on_the_dashboard(tm
         assert len(get("runs")) == 4
     assert {r["run"]: r["test_acc"] for r in again["runs"]} == {r["run"]: r["test_acc"] for r in first["runs"]}
     assert any("resuming lenet-s1" in l for l in lines), lines  # continued from its kept checkpoint
+
+
+def test_a_disk_full_only_for_the_dashboards_records_stops_the_run_and_the_resume_fills_the_gap(tmp_path,
+                                                                                               monkeypatch):
+    """VisualDL's writer thread fails in epoch 2 (as on a full disk) and only prints a warning: before, the epoch
+    was missing from the dashboard and the run exited 0. Now the run stops with one line; rerun, the epoch is
+    logged from its checkpoint: the dashboard has every epoch once (read by VisualDL's LogReader)."""
+    from visualdl.writer import record_writer
+
+    import paddle_cnn.experiments.runner as runner
+    from attacks import cli
+    from paddle_cnn.training import Callback
+    write, full = record_writer.RecordWriter.write, {"on": False}
+
+    def failing(self, data):
+        if full["on"]:
+            raise OSError(28, "No space left on device")
+        return write(self, data)
+
+    class FillTheDisk(Callback):
+        order = 5  # after the epoch's checkpoint (0), before the dashboard's records (10)
+
+        def on_epoch_end(self, state):
+            full["on"] = state.epoch == 2 and state.name == "lenet-s0"
+    callbacks = runner.run_callbacks
+    argv = ("run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--logdir", str(tmp_path))
+    with monkeypatch.context() as m:
+        m.setattr(record_writer.RecordWriter, "write", failing)
+        m.setattr(runner, "run_callbacks", lambda *a: [*callbacks(*a), FillTheDisk()])
+        o = cli(*argv)
+    assert o.code == 2 and "records of epoch 2 were not written" in o.err.strip().splitlines()[-1], o.err
+    assert cli(*argv).code == 0
+    assert [e for e, _ in _scalars(tmp_path / "pool-vs-stride" / "lenet-s0")] == [1, 2]
+
+
+def _scalars(folder, tag="train/loss"):
+    from visualdl import LogReader
+
+    from paddle_cnn.training import vdl_records
+    points = []
+    for f in vdl_records.records_files(str(folder)):
+        points += [(int(r.id), r.value) for r in LogReader(file_path=f).get_data("scalar", tag)]
+    return sorted(points)

@@ -339,12 +339,18 @@ class VisualDLLogger(Callback):
             with contextlib.redirect_stdout(io.StringIO()):  # its "is exists, VisualDL will add logs to it"
                 self.writer = LogWriter(logdir=self.path, display_name=self.display_name,
                                         file_name=self.file_name or "")
+        path = self.writer.file_name
+        before = os.path.getsize(path) if os.path.exists(path) else 0
         for step, value in batch_points:
             self.writer.add_scalar("train/batch_loss", value, step)
         for tag, key in self.TAGS:
             if not math.isnan(row[key]):
                 self.writer.add_scalar(tag, float(row[key]), epoch)
         self.writer.flush()
+        if (os.path.getsize(path) if os.path.exists(path) else 0) <= before:  # VisualDL's writer thread only
+            import errno                                                       # prints a warning when it fails
+            raise OSError(errno.EIO, f"the dashboard's records of epoch {epoch} were not written (VisualDL's writer "
+                                     "failed: is the disk full?)", path)
 
     def _last_logged_epoch(self) -> int:
         """Highest epoch with 'train/loss' in the run folder's VisualDL files (0 when none)."""
