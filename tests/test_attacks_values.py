@@ -310,3 +310,11 @@ def _scalars(folder, tag="train/loss"):
     for f in vdl_records.records_files(str(folder)):
         points += [(int(r.id), r.value) for r in LogReader(file_path=f).get_data("scalar", tag)]
     return sorted(points)
+
+
+def test_images_and_labels_as_python_lists_are_one_line_not_an_image_printed_as_a_label():
+    x, y = digits(8)
+    with pytest.raises(DataError) as e:
+        fit(create_model("lenet"), (list(x), list(y)), None, TrainConfig(epochs=1, batch_size=4), **QUIET)
+    msg = str(e.value)
+    assert msg.startswith("fit got (images, labels) as Python lists of 8 and 8 items") and len(msg) < 200, msg

@@ -42,6 +42,10 @@ def training_data(data, config, *, augment=(), like: Batches | None = None, log=
         return DeviceData(data, **kw)
     if _is_array_pair(data):
         return DeviceData(image_set_of_arrays(*data, like=like), **kw)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(v, (list, tuple)) for v in data):
+        raise DataError(f"fit got (images, labels) as Python {type(data[0]).__name__}s of {len(data[0])} and "
+                        f"{len(data[1])} items: give numpy arrays, fit(model, (np.asarray(images), "
+                        "np.asarray(labels))), or a paddle.io.Dataset")
     import paddle
     if isinstance(data, paddle.io.IterableDataset) or not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
         raise DataError(f"fit cannot read a {type(data).__name__}: give a map-style paddle.io.Dataset (__len__ and "
