@@ -253,8 +253,7 @@ def test_train_seconds_of_a_resumed_run_count_every_segment(tmp_path, monkeypatc
     callbacks = runner.run_callbacks
 
     def own(go_on):  # the run's own folders, continuing the checkpoint there or not
-        return runner.Place(runner.checkpoint_dir(str(folder), plan), runner.records_dir(str(folder), plan), go_on,
-                            False)
+        return runner.own_place(str(folder), plan, go_on)
     with monkeypatch.context() as m:
         m.setattr(runner, "run_callbacks", lambda *a: [*callbacks(*a), Kill()])
         t0 = time.perf_counter()

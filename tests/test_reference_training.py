@@ -314,7 +314,8 @@ def train_on_lists(tmp_path, epochs, lr=0.01):
                      TrainConfig(epochs=epochs, batch_size=8, lr=lr, input_size=28))
     folder = tmp_path / "logs" / "classic-caltech16"
     folder.mkdir(parents=True)
-    return runner.train(plan, str(folder), splits, False, False, lambda *a: None), folder / "_checkpoints" / plan.key
+    return (runner.train(plan, str(folder), splits, runner.own_place(str(folder), plan), False, lambda *a: None),
+            folder / "_checkpoints" / plan.key)
 
 
 def test_a_run_evaluates_its_epochs_on_the_eval_split_and_tests_once_on_the_test_split(tmp_path):
@@ -392,7 +393,7 @@ def test_the_python_api_reproduces_a_runs_weights_from_its_seed(tmp_path):
     plan = TrainPlan("lenet-mnist", "smoke", "lenet", 3, "lenet", {}, DataSpec("mnist-5k", 300, 100), config)
     folder = tmp_path / "lenet-mnist"
     folder.mkdir()
-    runner.train(plan, str(folder), splits, False, False, lambda *a: None)
+    runner.train(plan, str(folder), splits, runner.own_place(str(folder), plan), False, lambda *a: None)
     ckpt = folder / "_checkpoints" / plan.key
     latest = json.loads((ckpt / "latest.json").read_text())
     name = next(v for v in latest.values() if isinstance(v, str) and v.startswith("epoch-"))

@@ -193,6 +193,11 @@ class Place:
     staged: bool
 
 
+def own_place(folder: str, plan: TrainPlan, go_on: bool = False) -> Place:
+    """The run's own folders (its checkpoints and its VisualDL records), continuing the checkpoint there or not."""
+    return Place(checkpoint_dir(folder, plan), records_dir(folder, plan), go_on, False)
+
+
 def _occupied(path: str) -> bool:
     try:
         return any(True for _ in os.scandir(path))
@@ -206,7 +211,7 @@ def place(plan: TrainPlan, folder: str, data: "DataCache", resume: bool, reuse: 
     after an interruption (in every mode, when it is of the same plan) and moves in at its end. Otherwise
     resume: continue this plan's checkpoint; reuse: continue it when it is this plan's, else train afresh;
     neither (--retrain): train afresh."""
-    own = Place(checkpoint_dir(folder, plan), records_dir(folder, plan), False, False)
+    own = own_place(folder, plan)
     staged = Place(own.checkpoints + STAGED, own.records + STAGED, False, True)
     check = verify_checkpoint if resume else (lambda p, path, d: own_checkpoint(p, path, d, log))
     if check(plan, staged.checkpoints, data):  # an interrupted replacement of this plan: continued
