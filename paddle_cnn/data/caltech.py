@@ -145,7 +145,7 @@ def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
                 continue
             parts = line.replace("\t", " ").split()
             try:
-                if not re.fullmatch(r"[0-9]{1,6}", parts[-1]):  # int() reads '1_0' as 10 and '١' as 1
+                if not re.fullmatch(r"-?[0-9]{1,12}", parts[-1]):  # int() reads '1_0' as 10 and '١' as 1
                     raise ValueError
                 rel, label = " ".join(parts[:-1]), int(parts[-1])
                 if not rel:
