@@ -75,15 +75,21 @@ def rank_and_world() -> tuple[int, int]:
     return rank, world
 
 
-def _whole_env(name: str, default: int) -> int:
-    """A non-negative integer from an environment variable (digits 0-9 only), else one ValueError naming it."""
+def _ascii_int(text: str) -> int | None:
+    """A whole number written in ASCII digits (at most 9), else None: int() also takes '²', '١' and '1_0'."""
     import re
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
+
+
+def _whole_env(name: str, default: int) -> int:
+    """A non-negative integer from an environment variable, else one ValueError naming it."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not re.fullmatch(r"[0-9]{1,9}", value):
+    n = _ascii_int(value)
+    if n is None:
         raise ValueError(f"{name}={value!r} is not a whole number; set a non-negative integer or unset it")
-    return int(value)
+    return n
 
 
 def rank_gpu() -> str:
@@ -133,15 +139,14 @@ _threads = 1  # paddle's own default until set_threads runs
 def _env_threads(name: str, value: str | None) -> int | None:
     """A thread count from an environment variable: a positive integer, or OpenMP's nested form '2,1' (its
     first level); None when unset; one ValueError line naming the variable otherwise."""
-    import re
     if value is None or not value.strip():
         return None
-    first = value.split(",")[0].strip()
-    if not re.fullmatch(r"[0-9]{1,9}", first) or int(first) < 1:  # ASCII digits: '²'.isdigit() is True
+    n = _ascii_int(value.split(",")[0].strip())
+    if not n:
         raise ValueError(f"{name}={value!r} is not a number of threads: set a positive integer "
                          f"(e.g. {name}=2) or unset it")
-    check_thread_count(int(first), name)
-    return int(first)
+    check_thread_count(n, name)
+    return n
 
 
 def max_threads() -> int:

@@ -145,10 +145,8 @@ def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
                 continue
             parts = line.replace("\t", " ").split()
             try:
-                if not re.fullmatch(r"-?[0-9]{1,12}", parts[-1]):  # int() reads '1_0' as 10 and '١' as 1
-                    raise ValueError
-                rel, label = " ".join(parts[:-1]), int(parts[-1])
-                if not rel:
+                rel, label = " ".join(parts[:-1]), list_label(parts[-1])
+                if not rel or label is None:
                     raise ValueError
             except (ValueError, IndexError):
                 raise DataError(f"{path} line {n} is not '<image path> <label>': {line.strip()!r}") from None
@@ -171,6 +169,12 @@ def list_file_split(root: str) -> dict[str, list[tuple[str, int]]]:
     return split
 
 
+def list_label(token: str) -> int | None:
+    """A list file's label: an optionally signed whole number in ASCII digits (the range is checked by the caller),
+    else None: int() also reads '1_0' as 10 and '١' as 1."""
+    return int(token) if re.fullmatch(r"-?[0-9]{1,12}", token) else None
+
+
 def lists_have_16_classes(root: str) -> bool:
     """Whether root's Train.txt labels are exactly 0..15, as AI Studio's Caltech16 list files have them (read up to
     MAX_LIST_BYTES; a line that is not '<path> <label>' or an unreadable file: False)."""
@@ -179,9 +183,9 @@ def lists_have_16_classes(root: str) -> bool:
         for _, line in _list_lines(os.path.join(root, LIST_FILES["train"])):
             parts = line.split()
             if parts:
-                if not re.fullmatch(r"[0-9]{1,6}", parts[-1]):
+                if list_label(parts[-1]) is None:
                     return False
-                labels.add(int(parts[-1]))
+                labels.add(list_label(parts[-1]))
     except (DataError, OSError):
         return False
     return labels == set(range(len(CLASSES)))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from paddle_cnn.experiments.definitions import STEP_TIMING, Experiment, Profile, Run, check_profile, \
-    get_experiment, resolve_profile
+from paddle_cnn.experiments.definitions import STEP_TIMING, Experiment, Profile, Run, get_experiment, \
+    resolve_profile
 from paddle_cnn.training.identity import fingerprint
 from paddle_cnn.training.config import TrainConfig, jsonable
 

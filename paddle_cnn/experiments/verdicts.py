@@ -221,12 +221,17 @@ def judge_range(xs, r_lo, r_hi) -> dict:
             "rule": "range: our 95% t-interval within the claimed range"}
 
 
+def log_ratios(xs, ys) -> np.ndarray:
+    """ln(x / y) of each round: a cost ratio is averaged on the log scale (x1/2 and x2 cancel)."""
+    return np.log(np.asarray(xs, dtype=float) / np.asarray(ys, dtype=float))
+
+
 def judge_cost(xs, ys, r_lo, r_hi) -> dict:
     """A cost ratio: seconds per training step of run (xs) over than (ys), one pair per round timed alternately in
     one process. The 95% t-interval of the mean log ratio over rounds, exponentiated, against the claimed range of
     ratios: inside it: reproduced; wholly below 1: opposite direction (cheaper); wholly below the range: smaller
     than claimed; wholly above: larger than claimed; across a bound: inside the noise."""
-    m, lo, hi, n = interval(np.log(np.asarray(xs, dtype=float) / np.asarray(ys, dtype=float)))
+    m, lo, hi, n = interval(log_ratios(xs, ys))
     m, lo, hi = math.exp(m), math.exp(lo), math.exp(hi)
     where = against_range(lo, hi, r_lo, r_hi)
     verdict = "opposite direction" if hi < 1 else {"inside": "reproduced", "above": "larger than claimed",
@@ -243,7 +248,7 @@ def cost_row(c, timing, profile) -> dict:
     if c.run not in rounds or c.than not in rounds:
         return {"reason": "its step timing is not run yet (run the experiment again: finished runs are reused)"}
     xs, ys = rounds[c.run], rounds[c.than]
-    ratio = float(np.exp(np.mean(np.log(np.asarray(xs) / np.asarray(ys)))))
+    ratio = float(np.exp(np.mean(log_ratios(xs, ys))))  # the geometric mean of the rounds' ratios
     if not profile.judges_runs:
         return {"ours": f"x{ratio:.3f}", "n": f"{len(xs)} rounds", "reason": f"{profile.name} profile: {profile.what}"}
     if len(xs) < MIN_SEEDS:
