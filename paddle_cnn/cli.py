@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", default=None, metavar="DIR", help="data directory (default: $PADDLE_CNN_DATA, "
                    "else the checkout's data/; work/data on AI Studio, whose mounted data sets are searched too)")
     r.add_argument("--logdir", default=None, metavar="DIR", help="log directory (default: the checkout's logs/; "
-                   "work/logs on AI Studio; the smoke profile's runs in its smoke/ folder)")
+                   "work/logs on AI Studio; the smoke profile's runs in smoke-logs/ beside it)")
     r.add_argument("--resume", action="store_true", help="strict: keep finished runs, resume the interrupted one, "
                                                           "and refuse (exit 2, nothing changed) anything in the folder "
                                                           "that other plans wrote")
@@ -185,6 +185,7 @@ def cmd_run(args) -> int:
     from paddle_cnn.experiments.runner import run_experiment
     from paddle_cnn.places import experiment_folder
     overrides = parse_overrides(args.overrides)
+    args.experiment = get_experiment(args.experiment).name  # '03': notebook 03's experiment, pool-vs-stride
     if args.resume and args.retrain:
         raise CliError("--resume and --retrain contradict each other: --resume keeps runs, --retrain replaces them")
     folder = experiment_folder(args.logdir, get_experiment(args.experiment).name, None, overrides)
@@ -200,12 +201,15 @@ def cmd_run(args) -> int:
             plans = plan_experiment(args.experiment, args.profile, args.seeds, overrides)
             print(f"paddle-cnn: the data was not read ({e}): the fingerprints below leave out its digest",
                   file=sys.stderr)
+        from paddle_cnn.text import wrap
         varied = f", overridden: {settings_label(overrides)}" if overrides else ""
-        print(f"{args.experiment}, profile {plans[0].profile}{varied}: {len(plans)} plan(s) "
-              f"[{plans_fingerprint({p.key: p.identity() for p in plans})}], logs in {folder}/")
+        print(wrap(f"{args.experiment}, profile {plans[0].profile}{varied}: {len(plans)} plan(s) "
+                   f"[{plans_fingerprint({p.key: p.identity() for p in plans})}], logs in {folder}/"))
         for plan in plans:
-            print("  " + plan.describe())
+            print(wrap("  " + plan.describe(), indent=" " * 6))
+        print(wrap(_time_estimate(plans, folder)))
         return 0
+    _warn_full_on_cpu(args.profile)
     try:
         results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume,
                                  reuse=not (args.resume or args.retrain), overrides=overrides)
@@ -220,13 +224,40 @@ def cmd_run(args) -> int:
             print(f"paddle-cnn: interrupted: {where}rerun {again} to continue (finished runs are reused)",
                   file=sys.stderr)
         return 130
-    if results.get("claims"):
-        print()
-        from paddle_cnn.experiments.report import claims_table
-        print(claims_table(results).to_markdown())
-    print(f"\nresults: {folder}/results.md (plots beside it); curves: "
-          f"visualdl --logdir {args.logdir} --language en --disable-telemetry")
+    from paddle_cnn.experiments.report import terminal_summary
+    from paddle_cnn.places import experiment_folder
+    print()
+    print(terminal_summary(results, experiment_folder(args.logdir, results["experiment"], results["profile"],
+                                                      overrides)))
     return 0
+
+
+def _time_estimate(plans: list, folder: str) -> str:
+    """How long the plans would train, from the seconds per epoch of finished runs in the folder (this machine,
+    the same networks): the dry run's last line."""
+    import json
+
+    from paddle_cnn.experiments.countdown import Countdown
+    try:
+        with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
+            earlier = json.load(f).get("runs", [])
+    except (OSError, ValueError, AttributeError):
+        earlier = []
+    tag = Countdown(plans, earlier if isinstance(earlier, list) else []).start(plans[0]) if plans else ""
+    if "left" not in tag:
+        return ("time: no run of these networks has finished in this folder yet; once one has, each run's first "
+                "line estimates the time left")
+    return (f"time: {tag.split(', ', 1)[1].rstrip(']').replace(' left', '')} of training, from the seconds per epoch "
+            f"of the runs in {folder}/ (reused runs take none)")
+
+
+def _warn_full_on_cpu(profile: str | None) -> None:
+    """`--profile full` asks for the articles' settings, made for a GPU: on a CPU, say what that means."""
+    from paddle_cnn.device import gpu_available
+    from paddle_cnn.experiments.definitions import GPU_DEFAULT, resolve_profile
+    if resolve_profile(profile).name == GPU_DEFAULT and not gpu_available():
+        print("paddle-cnn: warning: profile full (the articles' settings, made for a GPU) on a CPU: expect hours "
+              "per run; --profile quick takes minutes", file=sys.stderr)
 
 
 def cmd_report(args) -> int:

@@ -42,13 +42,14 @@ def default_data_dir() -> str:
 
 
 def default_logdir(profile=None) -> str:
-    """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/; runs
-    of the smoke profile (a Profile or its name) go to its smoke/ folder, so they never replace real results."""
+    """work/logs on AI Studio (it persists; give this path to its VisualDL panel), else the checkout's logs/. Runs
+    of the smoke profile (a Profile or its name: CI, `make test`, `pytest --nbmake`) go beside it, to smoke-logs/:
+    they never replace real results, and `visualdl --logdir logs` never shows their curves."""
     from paddle_cnn.experiments.definitions import FASTEST
     profile = getattr(profile, "name", profile)
     root = aistudio_root()
-    base = os.path.join(root, "work", "logs") if root else os.path.join(checkout(), "logs")
-    return os.path.join(base, FASTEST) if profile == FASTEST else base
+    base = os.path.join(root, "work") if root else checkout()
+    return os.path.join(base, "smoke-logs" if profile == FASTEST else "logs")
 
 
 def experiment_folder(logdir: str | None, experiment: str, profile: str | None = None,

@@ -30,6 +30,47 @@ def error_line(e: BaseException) -> str:
     return re.sub(r"\s*\(at /paddle/[^)]*\)\s*$", "", line).strip()
 
 
+WIDTH = 100  # the widest line the terminal output is written for
+
+
+def duration(seconds: float) -> str:
+    """A wall time as a person says it: '45 s', '3 min 05 s', '1 h 02 min' ('under 1 s' below a second)."""
+    s = max(0, int(round(seconds)))
+    if s < 1:
+        return "under 1 s"
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def columns(text: str) -> int:
+    """The columns `text` takes in a terminal: Chinese (wide) characters take two, combining marks none."""
+    import unicodedata
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def wrap(text: str, width: int = WIDTH, indent: str = "    ") -> str:
+    """One message as lines of at most `width` terminal columns (wide characters counted twice), broken at
+    spaces (inside a word only when it alone is too wide), the continuation lines indented."""
+    lead = text[:len(text) - len(text.lstrip(" "))]
+    lines, line = [], lead
+    for word in text[len(lead):].split(" "):
+        joined = f"{line} {word}" if line.strip() else line + word
+        if columns(joined) <= width or not line.strip():
+            line = joined
+        else:
+            lines.append(line)
+            line = indent + word
+        while columns(line) > width:  # one word wider than a line: cut it
+            cut = max(i for i in range(1, len(line) + 1) if columns(line[:i]) <= width)
+            lines.append(line[:cut])
+            line = indent + line[cut:]
+    return "\n".join(lines + [line])
+
+
 def cell(v) -> str:
     """One value as table text: thousands separators for ints, 4 significant digits for floats."""
     if isinstance(v, bool):

@@ -406,9 +406,24 @@ class UnknownExperimentError(ValueError):
 
 
 def get_experiment(name: str) -> Experiment:
-    if name not in EXPERIMENTS:
-        raise UnknownExperimentError(did_you_mean("experiment", name, EXPERIMENTS))
-    return EXPERIMENTS[name]
+    """An experiment by its name, or by the number of the notebook that runs it ('03', '3': pool-vs-stride). A
+    model's name, or a notebook of two experiments, is one line saying what to type instead."""
+    if name in EXPERIMENTS:
+        return EXPERIMENTS[name]
+    from paddle_cnn.experiments.catalog import NOTEBOOKS
+    number = str(name).strip()
+    runs = [e for e, nb in NOTEBOOKS.items() if number.isdigit() and nb[:2] == number.zfill(2)]
+    if len(runs) == 1:
+        return EXPERIMENTS[runs[0]]
+    if runs:
+        raise UnknownExperimentError(f"notebook {number.zfill(2)} runs {' and '.join(runs)}: name one of them")
+    from paddle_cnn.models import list_models
+    if name in list_models():
+        training = [e.name for e in EXPERIMENTS.values() if any(r.model == name for r in e.runs)]
+        raise UnknownExperimentError(
+            f"{name!r} is a model, not an experiment: `paddle-cnn summary {name}` shows its layers"
+            + (f"; experiments that train it: {', '.join(training)}" if training else ""))
+    raise UnknownExperimentError(did_you_mean("experiment", name, EXPERIMENTS))
 
 
 def check_profile(name: str) -> Profile:

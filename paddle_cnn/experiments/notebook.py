@@ -19,7 +19,7 @@ def notebook_settings(profile: str | None = None, seeds: int | None = None, data
     """profile None: $PADDLE_CNN_PROFILE, else smoke under pytest (a bare `pytest --nbmake notebooks` then takes
     minutes on a CPU with only the embedded data), else full on a GPU and quick on a CPU. seeds None: 3 (1 under
     smoke). data_dir None: the checkout's data/ (AI Studio: work/data and its mounted data sets). logdir None: the
-    checkout's logs/ (AI Studio: work/logs); smoke runs go to its smoke/ folder, apart from real results.
+    checkout's logs/ (AI Studio: work/logs); smoke runs go to smoke-logs/ beside it, apart from real results.
     overrides: settings varied from the article's ({"lr": 0.01}), checked here; runs of their own."""
     import warnings
     warnings.filterwarnings("ignore", message="No ccache found")  # paddle 3.x on import; about C++ extensions

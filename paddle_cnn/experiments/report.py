@@ -4,6 +4,8 @@ Plots are matplotlib Figure objects made without pyplot and saved from themselve
 a notebook's inline backend keeps showing them (display the returned figure), and a script needs no display."""
 from __future__ import annotations
 
+import os
+
 from paddle_cnn.experiments.statistics import stats as _stats
 from paddle_cnn.experiments.verdicts import by_label as _by_label, verdicts
 from paddle_cnn.text import Table
@@ -144,10 +146,53 @@ def summarize(results) -> list[dict]:
                           if "train_images" in runs[0] else "")}
         for key, col in (("test_acc", "test acc"), ("test_top2", "test top-2"), ("best_eval_acc", "best eval acc"),
                          ("train_seconds", "train s")):
-            m, s, _ = _stats([r.get(key) for r in runs])
-            row[col] = f"{m:.4f} ± {s:.4f}" if key != "train_seconds" else f"{m:.1f}"
+            row[col] = mean_std([r.get(key) for r in runs], ".1f" if key == "train_seconds" else ".4f")
         rows.append(row)
     return rows
+
+
+def mean_std(values, fmt: str = ".4f") -> str:
+    """'0.9637 ± 0.0012' over seeds; one value alone, with no spread to show: '0.9637'."""
+    m, s, n = _stats(values)
+    if n == 0:
+        return ""
+    return f"{m:{fmt}}" + (f" ± {s:{fmt}}" if n > 1 else "")
+
+
+def judged_here(claims: list) -> list:
+    """The claim rows an experiment judges itself (not those judged in another experiment or not at all)."""
+    return [c for c in claims if not (c.get("verdict", "").startswith("judged in")
+                                      or c.get("verdict") == "not judged here")]
+
+
+def terminal_summary(results, folder: str) -> str:
+    """The end of `paddle-cnn run` in at most 100 columns: the runs (mean ± std over seeds), one line per claim
+    judged here with its verdict and our figure, and where the full table (results.md) is."""
+    from paddle_cnn.places import shown
+    from paddle_cnn.text import WIDTH, duration, wrap
+    runs = results.get("runs", [])
+    lines = [f"{results['experiment']} · {_profile(results)} profile · {results.get('seeds', 1)} seed(s) · "
+             f"{len(runs)} run(s), {duration(sum(r.get('train_seconds') or 0 for r in runs))} of training"]
+    rows = summarize(results)
+    if rows:
+        width = max(len(r["run"]) for r in rows)
+        lines += [f"  {r['run']:<{width}}  {r['params']:>12,} params  test acc {r['test acc']}"
+                  + (f" (top-2 {r['test top-2']})" if r["test top-2"] else "") for r in rows]
+    for t in results.get("step_timing", []):
+        lines.append(f"  {t['run']}: {t['s/step']:.3f} s per training step (median of {t['rounds']} rounds)")
+    judged = judged_here(results.get("claims", []))
+    if judged:
+        lines += ["", f"claims judged here: {len(judged)} of {len(results['claims'])} (every claim, its rule and "
+                      "source: results.md)"]
+        width = min(max(len(c["verdict"]) for c in judged), 32)
+        for c in judged:
+            from paddle_cnn.text import cell
+            figure = " ".join(x for x in (cell(c.get("ours")), cell(c.get("interval"))) if x)
+            text = f"{c['verdict']:<{width}}  {c['text']}" + (f": {figure}" if figure else "")
+            lines.append(wrap("  " + text, WIDTH, " " * (width + 4)))
+    lines += ["", f"results: {shown(os.path.join(folder, 'results.md'))} (plots beside it)",
+              f"curves:  visualdl --logdir {shown(os.path.dirname(folder))} --language en --disable-telemetry"]
+    return "\n".join(lines)
 
 
 def plot_curves(results, path: str | None = None):

@@ -30,7 +30,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
     resume: keep finished runs and continue interrupted ones, refusing (one line, nothing changed) anything in the
     folder that another plan wrote. reuse (the notebooks' default): keep finished runs and continue interrupted
     ones of the same plans, and train afresh, saying so, those whose plan changed. Neither: start afresh.
-    logdir None: the checkout's logs/ (work/logs on AI Studio; smoke runs in its smoke/ folder). overrides: settings
+    logdir None: the checkout's logs/ (work/logs on AI Studio; smoke runs in smoke-logs/ beside it). overrides: settings
     varied from outside ({"lr": 0.01}; plans.check_overrides): plans of their own, in a folder of their own
     (EXPERIMENT+lr=0.01), whose verdicts say that the numbers are not the article's settings."""
     from paddle_cnn.experiments.plans import check_overrides
@@ -55,13 +55,20 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
             remove_leftovers(plans, folder)
             show_only_these_runs(plans, folder, log)
         results.data["device"] = dev + (f" x {world} data-parallel ranks" if world > 1 else "")
+        todo = []
         for plan in plans:
             if results.done(plan) and not results.stale_model(plan, data, log):
                 log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
-                continue
+            else:
+                todo.append(plan)
+        from paddle_cnn.experiments.countdown import Countdown
+        countdown = Countdown(todo, results.data["runs"])
+        for plan in todo:
             at = place(plan, folder, data, resume, reuse, log) if isinstance(plan, TrainPlan) else None
-            results.add(plan, execute(plan, folder, data, at, progress, log), data.notes)
-        return results.finish()
+            row = execute(plan, folder, data, at, progress, log, countdown.start(plan))
+            countdown.finished(plan, row)
+            results.add(plan, row, data.notes)
+        return results.finish(ran=bool(todo))
 
 
 def resolve_plans(name: str, profile: str | None = None, seeds: int = 3, data_dir: str | None = None,
@@ -71,17 +78,21 @@ def resolve_plans(name: str, profile: str | None = None, seeds: int = 3, data_di
     return DataCache(data_dir, "", log).resolve(plan_experiment(name, profile, seeds, overrides))
 
 
-def execute(plan, folder: str, data: "DataCache", at: "Place | None", progress, log) -> dict:
-    """One plan's results row (train, timing) or rows (arithmetic); a training run writes where `at` says."""
+def execute(plan, folder: str, data: "DataCache", at: "Place | None", progress, log, tag: str = "") -> dict:
+    """One plan's results row (train, timing) or rows (arithmetic); a training run writes where `at` says. `tag`
+    ('[2/6, about 1 min left]') starts the plan's first line."""
+    from paddle_cnn.text import wrap
+    tag = tag and tag + " "
     if isinstance(plan, TrainPlan):
-        return train(plan, folder, data.splits(plan), at, progress, log)
+        return train(plan, folder, data.splits(plan), at, progress, lambda m: log(wrap(tag + m)), log)
     if isinstance(plan, TimingPlan):
         from paddle_cnn.experiments.timing import forward_backward_timing
-        log(f"timing {plan.model} at {'x'.join(map(str, plan.input_shape))}, batch {plan.batch}: forward and "
-            "forward-backward")
+        log(wrap(f"{tag}timing {plan.model} at {'x'.join(map(str, plan.input_shape))}, batch {plan.batch}: forward "
+                 "and forward-backward"))
         return forward_backward_timing(plan.model, plan.input_shape, plan.batch, plan.steps)
     if isinstance(plan, StepTimingPlan):
-        return step_timing(plan, data, log)
+        return step_timing(plan, data, lambda m: log(wrap(tag + m)), log)
+    log(f"{tag}layer arithmetic: shapes, parameters and MACs of every registered model")
     from paddle_cnn.arithmetic.claims import all_checks
     from paddle_cnn.arithmetic.tables import model_overview
     return {"models": model_overview(plan.models or None),
@@ -89,7 +100,7 @@ def execute(plan, folder: str, data: "DataCache", at: "Place | None", progress, 
                             for k, v in c.as_dict().items()} for c in all_checks()]}
 
 
-def step_timing(plan: StepTimingPlan, data: "DataCache", log) -> list[dict]:
+def step_timing(plan: StepTimingPlan, data: "DataCache", first, log) -> list[dict]:
     """The step timing's rows: per run, the seconds per training step of each round (timing.
     alternating_train_steps), each model built as its run builds it, at the run's input and batch."""
     import paddle
@@ -100,8 +111,8 @@ def step_timing(plan: StepTimingPlan, data: "DataCache", log) -> list[dict]:
         models[p.label], shapes[p.label] = build_model(p, data.splits(p))
     shape, batch = shapes[plan.runs[0].label], plan.runs[0].config.batch_size
     classes = len(data.splits(plan.runs[0])["train"].classes)
-    log(f"step timing: {' and '.join(models)}, training steps at {'x'.join(map(str, shape))}, batch {batch}, "
-        f"alternately: {plan.rounds} rounds x {plan.steps} steps each")
+    first(f"step timing: {' and '.join(models)}, training steps at {'x'.join(map(str, shape))}, batch {batch}, "
+          f"alternately: {plan.rounds} rounds x {plan.steps} steps each")
     seconds = alternating_train_steps(models, shape, batch, plan.rounds, plan.steps, classes, log)
     return [{"run": label, "model": p.model, "input": "x".join(map(str, shape)), "batch": batch,
              "rounds": plan.rounds, "steps": plan.steps, "seconds": seconds[label],
@@ -118,9 +129,10 @@ def build_model(plan: TrainPlan, splits: dict):
                         input_size=side, **plan.model_kw), (channels, side, side)
 
 
-def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, log) -> dict:
+def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, first, log) -> dict:
     """Train one plan's model with a checkpoint per epoch and VisualDL logs, where `at` says (a replacement is
-    swapped into the run's own folders when it finishes); its results row."""
+    swapped into the run's own folders when it finishes); its results row. `first` says what runs, `log` the
+    rest."""
     from paddle_cnn.arithmetic.tables import count_params, layer_table
     from paddle_cnn.data import DeviceData
     from paddle_cnn.training import evaluate, fit
@@ -131,9 +143,10 @@ def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, log
     device.seed_everything(plan.seed)
     model, shape = build_model(plan, splits)
     table = layer_table(model, shape, plan.model)
-    log(f"{plan.key}: {plan.model} on {d.name} ({len(train_set):,} train / {len(held):,} eval images, "
-        f"{'x'.join(map(str, shape))}), {c.epochs} epoch{'s' * (c.epochs != 1)}")
-    hist = fit(model, train_set, held, c, run_callbacks(plan, at, log), name=plan.key, progress=progress, log=log)
+    first(f"{plan.key}: {plan.model} on {d.name} ({len(train_set):,} train / {len(held):,} eval images, "
+          f"{'x'.join(map(str, shape))}), {c.epochs} epoch{'s' * (c.epochs != 1)}")
+    hist = fit(model, train_set, held, c, run_callbacks(plan, folder, at, log), name=plan.key, progress=progress,
+               log=log)
     if at.staged:  # the replacement is finished: now it takes the place of what it replaces
         files.replace_dir(at.checkpoints, checkpoint_dir(folder, plan))
         files.replace_dir(at.records, records_dir(folder, plan))
@@ -152,7 +165,7 @@ def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, log
                                                                             c.blas_conv)}}
 
 
-def run_callbacks(plan: TrainPlan, at: "Place", log) -> list:
+def run_callbacks(plan: TrainPlan, folder: str, at: "Place", log) -> list:
     """A training run's callbacks: its checkpoints (keyed by the plan's identity) and its VisualDL log, in the
     folders `at` names (continuing the checkpoint there when at.go_on)."""
     from paddle_cnn.training.callbacks import Checkpointer, VisualDLLogger
@@ -161,14 +174,15 @@ def run_callbacks(plan: TrainPlan, at: "Place", log) -> list:
                **{k: str(v) for k, v in plan.model_kw.items()}}
     return [Checkpointer(at.checkpoints, identity, at.go_on, log=log),
             VisualDLLogger(os.path.dirname(at.records), os.path.basename(at.records), hparams,
-                           display_name=display_name(plan))]
+                           display_name=display_name(plan, folder))]
 
 
-def display_name(plan: TrainPlan) -> str:
-    """The run's name in VisualDL's run list, which cuts long names at the end: the seed first, so that the seeds
-    of one run stay apart; experiment and profile last, so that names stay unique over a whole logs folder (smoke
-    runs live in logs/smoke beside the real ones)."""
-    return f"s{plan.seed} {plan.label} · {plan.experiment} ({plan.profile})"
+def display_name(plan: TrainPlan, folder: str) -> str:
+    """The run's name in VisualDL's run list, which cuts long names at the end: what tells the runs of one
+    experiment apart first (network, then seed), then the experiment's folder (with its overrides), so that names
+    stay unique over a whole logs folder: 'lenet_nopool s2 · pool-vs-stride'. (Smoke runs are written elsewhere,
+    to smoke-logs/.)"""
+    return f"{plan.label} s{plan.seed} · {os.path.basename(os.path.normpath(folder))}"
 
 
 def checkpoint_dir(folder: str, plan: TrainPlan) -> str:
@@ -343,7 +357,8 @@ class Results:
                 self._refuse(key, "not a plan of this run: were --seeds or the experiment changed?")
             if fingerprint(identity) != wanted[key].fingerprint:
                 self._refuse(key, describe_differences(identity, wanted[key].identity()))
-        for k in ("runs", "timing", "step_timing", "models", "arithmetic", "notes", "plans_done", "started"):
+        for k in ("runs", "timing", "step_timing", "models", "arithmetic", "notes", "plans_done", "started",
+                  "finished"):
             if k in old:
                 self.data[k] = old[k]
 
@@ -364,8 +379,8 @@ class Results:
             if key in same:
                 self.data.update({f: old[f] for f in fields if f in old})
         self.data["notes"] += [n for n in old.get("notes", []) if n not in self.data["notes"] and same]
-        if same and old.get("started"):  # the kept runs began then
-            self.data["started"] = old["started"]
+        if same and old.get("started"):  # the kept runs began then (and ended then, when nothing runs now)
+            self.data.update({k: old[k] for k in ("started", "finished") if old.get(k)})
 
     def _refuse(self, what: str, why: str):
         raise ValueError(f"{self.path} holds {what} of another run ({why}); nothing was changed: run without "
@@ -417,9 +432,12 @@ class Results:
         if self.write:
             files.atomic_write_text(self.path, json.dumps(self.data, indent=1, default=str))
 
-    def finish(self) -> dict:
+    def finish(self, ran: bool = True) -> dict:
+        """Verdicts, results.json, results.md and plots; 'finished' is when the last plan ran (kept as it was when
+        every plan was reused)."""
         from paddle_cnn.experiments.report import write_report
-        self.data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        if ran or "finished" not in self.data:
+            self.data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         self.save()
         if self.write:
             write_report(self.data, self.folder)

@@ -118,24 +118,28 @@ class KernelBar:
     def __init__(self, desc: str, total: int, initial: int = 0):
         from IPython.display import display
         self.desc, self.total, self.n, self.postfix, self.drawn = desc, total, initial, "", 0.0
-        self.t0 = time.monotonic()
+        self.t0, self.first = time.monotonic(), initial
         self.handle = display(self._data(), raw=True, display_id=True)
 
     def _data(self) -> dict:
         frac = self.n / max(self.total, 1)
         full = int(frac * 24)
+        from paddle_cnn.text import duration
         secs = time.monotonic() - self.t0
+        done = self.n - self.first  # steps of this session (a resumed run's earlier steps took no time here)
+        left = f", {duration(secs / done * (self.total - self.n))} left" if 0 < done and self.n < self.total else ""
         return {"text/plain": f"{self.desc}  {'█' * full}{'░' * (24 - full)} {frac:4.0%}  {self.n}/{self.total} "
-                              f"steps  {secs:.0f}s  {self.postfix}".rstrip()}
+                              f"steps  {duration(secs)}{left}  {self.postfix}".rstrip()}
 
     def update(self, n: int = 1):
         self.n += n
         if time.monotonic() - self.drawn > 0.5:
             self.refresh()
 
-    def set_postfix(self, text: str):
+    def set_postfix_str(self, text: str, refresh: bool = True):
         self.postfix = text
-        self.refresh()
+        if refresh:
+            self.refresh()
 
     def refresh(self):
         self.drawn = time.monotonic()
@@ -145,8 +149,9 @@ class KernelBar:
 
 
 class Progress(Callback):
-    """Progress of rank 0: in a Jupyter kernel one line per run redrawn in place (KernelBar); in a terminal a
-    tqdm bar per epoch with the running loss; elsewhere (logs, CI) one line per epoch."""
+    """Progress of rank 0: in a Jupyter kernel one line per run redrawn in place (KernelBar); in a terminal one
+    tqdm bar per run, at most 100 columns, with the last epoch's figures; elsewhere (logs, CI) one line per epoch,
+    at most 100 columns (the top-2 accuracy and every batch's loss are in VisualDL)."""
 
     def __init__(self, show: bool | None = None, log=print):
         self.kernel = _in_kernel()
@@ -155,17 +160,24 @@ class Progress(Callback):
 
     def on_step_begin(self, state):
         if self.show and self.bar is None and state.rank == 0:
+            total, done = state.config.epochs * state.steps_per_epoch, state.epoch * state.steps_per_epoch
             if self.kernel:
-                self.bar = KernelBar(state.name or "fit", state.config.epochs * state.steps_per_epoch,
-                                     state.epoch * state.steps_per_epoch + state.ep.step)
+                self.bar = KernelBar(state.name or "fit", total, done + state.ep.step)
                 return
+            import shutil
+
             from tqdm.auto import tqdm
-            self.bar = tqdm(total=state.steps_per_epoch, desc=f"epoch {state.epoch + 1}/{state.config.epochs}",
-                            leave=True, dynamic_ncols=True, initial=state.ep.step)
+
+            from paddle_cnn.text import WIDTH
+            self.bar = tqdm(total=total, desc=state.name or "fit", initial=done + state.ep.step, leave=True,
+                            ncols=min(shutil.get_terminal_size((WIDTH, 24)).columns, WIDTH), unit="step",
+                            bar_format="{desc} {bar} {percentage:3.0f}% [{elapsed}<{remaining}]{postfix}")
+            self.bar.set_postfix_str(f"epoch {state.epoch + 1}/{state.config.epochs}", refresh=False)
 
     def on_sync(self, state, losses):
         if self.bar is not None and len(losses[1]) and not self.kernel:
-            self.bar.set_postfix(loss=f"{losses[1][-1]:.4f}", refresh=False)
+            self.bar.set_postfix_str(f"epoch {state.epoch + 1}/{state.config.epochs} loss {losses[1][-1]:.4f}",
+                                     refresh=False)
 
     def on_step_end(self, state):
         if self.bar is not None:
@@ -173,16 +185,13 @@ class Progress(Callback):
 
     def on_epoch_end(self, state):
         r = state.row
-        if isinstance(self.bar, KernelBar):
-            ev = "" if math.isnan(r["eval_acc"]) else f", eval acc {r['eval_acc']:.4f}"
-            self.bar.set_postfix(f"epoch {state.epoch}/{state.config.epochs}: train loss {r['train_loss']:.4f}{ev}")
-        elif self.bar is not None:
-            self.bar.set_postfix(loss=f"{r['train_loss']:.4f}", acc=f"{r['train_acc']:.3f}",
-                                 eval_acc=f"{r['eval_acc']:.3f}")
-            self.close()
+        ev = "" if math.isnan(r["eval_acc"]) else f", eval acc {r['eval_acc']:.4f}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"epoch {state.epoch}/{state.config.epochs}: loss {r['train_loss']:.4f}{ev}")
+            if not self.kernel:
+                self.bar.refresh()
         elif state.rank == 0:
-            ev = "" if math.isnan(r["eval_acc"]) else (f"  eval loss {r['eval_loss']:.4f} acc {r['eval_acc']:.4f} "
-                                                      f"top2 {r['eval_top2']:.4f}")
+            ev = "" if math.isnan(r["eval_acc"]) else f"  eval loss {r['eval_loss']:.4f} acc {r['eval_acc']:.4f}"
             self.log(f"epoch {state.epoch}/{state.config.epochs}  train loss {r['train_loss']:.4f} "
                      f"acc {r['train_acc']:.4f}{ev}  lr {r['lr']:.3g}  {r['images_per_s']:.0f} img/s  "
                      f"{r['seconds']:.1f}s")

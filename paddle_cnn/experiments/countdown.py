@@ -1,0 +1,36 @@
+"""'run k of n' and the time left while an experiment runs: each run's seconds per epoch, measured on the runs
+finished so far (this time, or earlier in the same folder) and applied to the epochs still to train."""
+from __future__ import annotations
+
+from paddle_cnn.text import duration
+
+
+def _epochs(plan) -> int:
+    config = getattr(plan, "config", None)
+    return int(getattr(config, "epochs", 0) or 0)
+
+
+class Countdown:
+    """Counts the plans to execute and estimates the time left from seconds per epoch, per run label (the seeds of
+    one label train the same network): an estimate only once every training run still to come has a measured
+    label, 'over' when some have, nothing before the first. Timing and arithmetic plans are counted, not timed."""
+
+    def __init__(self, plans: list, earlier_runs: list = ()):
+        self.plans, self.k, self.rate = list(plans), 0, {}
+        for r in earlier_runs:  # rows kept from before (or being replaced): the same networks on this machine
+            if r.get("label") and r.get("epochs") and r.get("train_seconds"):
+                self.rate.setdefault(r["label"], r["train_seconds"] / r["epochs"])
+
+    def start(self, plan) -> str:
+        """The tag of the plan about to run: '[2/6, about 1 min 20 s left]' (its own time included)."""
+        self.k += 1
+        todo = [p for p in self.plans[self.k - 1:] if _epochs(p)]
+        known = [self.rate[p.label] * _epochs(p) for p in todo if getattr(p, "label", None) in self.rate]
+        left = "" if not known else \
+            f", {'about' if len(known) == len(todo) else 'over'} {duration(sum(known))} left"
+        return f"[{self.k}/{len(self.plans)}{left}]"
+
+    def finished(self, plan, row) -> None:
+        """Learn the seconds per epoch of a finished training run (its results row)."""
+        if isinstance(row, dict) and row.get("epochs") and row.get("train_seconds") and getattr(plan, "label", None):
+            self.rate[plan.label] = row["train_seconds"] / row["epochs"]
