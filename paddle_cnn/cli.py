@@ -209,7 +209,6 @@ def cmd_run(args) -> int:
             print(wrap("  " + plan.describe(), indent=" " * 6))
         print(wrap(_time_estimate(plans, folder)))
         return 0
-    _warn_full_on_cpu(args.profile)
     try:
         results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume,
                                  reuse=not (args.resume or args.retrain), overrides=overrides)
@@ -249,15 +248,6 @@ def _time_estimate(plans: list, folder: str) -> str:
                 "line estimates the time left")
     return (f"time: {tag.split(', ', 1)[1].rstrip(']').replace(' left', '')} of training, from the seconds per epoch "
             f"of the runs in {folder}/ (reused runs take none)")
-
-
-def _warn_full_on_cpu(profile: str | None) -> None:
-    """`--profile full` asks for the articles' settings, made for a GPU: on a CPU, say what that means."""
-    from paddle_cnn.device import gpu_available
-    from paddle_cnn.experiments.definitions import GPU_DEFAULT, resolve_profile
-    if resolve_profile(profile).name == GPU_DEFAULT and not gpu_available():
-        print("paddle-cnn: warning: profile full (the articles' settings, made for a GPU) on a CPU: expect hours "
-              "per run; --profile quick takes minutes", file=sys.stderr)
 
 
 def cmd_report(args) -> int:

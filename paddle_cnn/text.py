@@ -33,6 +33,13 @@ def error_line(e: BaseException) -> str:
 WIDTH = 100  # the widest line the terminal output is written for
 
 
+def md_escape(text) -> str:
+    """Generated text made literal in Markdown: '11*11*3*96+96' stays that, not an emphasis; '|' stays in its
+    table cell; '<' starts no tag."""
+    import re
+    return re.sub(r"([\\`*_{}\[\]<>#|~])", r"\\\1", str(text))
+
+
 def duration(seconds: float) -> str:
     """A wall time as a person says it: '45 s', '3 min 05 s', '1 h 02 min' ('under 1 s' below a second)."""
     s = max(0, int(round(seconds)))
@@ -125,11 +132,15 @@ class Table:
         out = ([self.title] if self.title else []) + [rule, line(self.columns), rule, *map(line, body)]
         return "\n".join(out + ([rule, line(foot)] if foot else []) + [rule] + self.notes)
 
-    def _repr_html_(self) -> str:
+    def _align(self, column: str) -> str:
+        return "right" if column in self.right else "left"
+
+    def _repr_html_(self) -> str:  # each header aligned as its column (Jupyter's own CSS right-aligns headers)
         def tr(cells, bold=False):
             wrap = (lambda c: f"<b>{html.escape(c)}</b>") if bold else html.escape
-            return "<tr>" + "".join(f"<td style='text-align:left'>{wrap(c)}</td>" for c in cells) + "</tr>"
-        th = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+            return "<tr>" + "".join(f"<td style='text-align:{self._align(name)}'>{wrap(c)}</td>"
+                                    for c, name in zip(cells, self.columns)) + "</tr>"
+        th = "".join(f"<th style='text-align:{self._align(c)}'>{html.escape(c)}</th>" for c in self.columns)
         foot = self._foot()
         cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
         notes = "".join(f"<p><i>{html.escape(n)}</i></p>" for n in self.notes)

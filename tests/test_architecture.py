@@ -268,6 +268,6 @@ def test_the_profile_is_decided_once_and_carried_as_the_profile_object(monkeypat
     monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
     assert main(["run", "pool-vs-stride", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert calls == [1] and "profile smoke" in out and "logs/smoke/pool-vs-stride" in out
+    assert calls == [1] and "profile smoke" in out and "smoke-logs/pool-vs-stride" in out
     quick = definitions.PROFILES["quick"]
     assert {p.profile for p in plan_experiment("pool-vs-stride", quick, 1)} == {"quick"} and calls == [1]

@@ -95,10 +95,10 @@ def test_report_under_the_smoke_profile_looks_where_smoke_runs_go(tmp_path, monk
     (tmp_path / "data").mkdir()
     (tmp_path / "work").mkdir()
     run_experiment("pool-vs-stride", "smoke", 1, **QUIET)
-    assert (tmp_path / "work" / "logs" / "smoke" / "pool-vs-stride" / "results.json").exists()
+    assert (tmp_path / "work" / "smoke-logs" / "pool-vs-stride" / "results.json").exists()
     monkeypatch.setenv("PADDLE_CNN_PROFILE", "smoke")
     assert main(["report", "pool-vs-stride"]) == 0, capsys.readouterr().err
-    assert "logs/smoke/pool-vs-stride/results.md" in capsys.readouterr().out
+    assert "smoke-logs/pool-vs-stride/results.md" in capsys.readouterr().out
 
 
 def test_a_run_whose_output_pipe_closes_stops_with_sigpipes_exit_not_success(tmp_path):

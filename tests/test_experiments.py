@@ -58,7 +58,7 @@ def test_bn_ablation_smoke_writes_one_entry_per_run_and_seed(tmp_path):
     reader.load_new_data()
     runs = get_runs(reader)
     assert len(runs) == 4 and len({r[:16] for r in runs}) == 4, runs
-    assert all(r.endswith("· bn-ablation (smoke)") for r in runs)  # unique beside the same runs of other profiles
+    assert all(r.endswith("· bn-ablation") for r in runs)  # unique beside the same runs of other experiments
     assert res["profile"] == "smoke"
 
 
@@ -85,8 +85,14 @@ def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
     assert [c["verdict"] for c in json.loads(saved.read_text())["claims"]] == [c["verdict"] for c in again["claims"]]
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--resume", "--logdir",
                  str(tmp_path)]) == 0
-    from paddle_cnn.experiments.report import claims_table
-    assert claims_table(again).to_markdown() in capsys.readouterr().out  # the terminal shows results.md's table
+    out = capsys.readouterr().out.split("\n\n", 1)[1]  # the end summary: what was judged, where the rest is
+    judged = [c for c in again["claims"] if not c["verdict"].startswith("judged in")
+              and c["verdict"] != "not judged here"]
+    lines = out.splitlines()
+    assert judged and all(any(line.strip().split("  ")[0] == c["verdict"] and c["text"][:30] in line
+                              for line in lines) for c in judged), out
+    assert f"claims judged here: {len(judged)} of {len(again['claims'])}" in out
+    assert "results.md" in lines[-2] and all(len(line) <= 100 for line in lines[:-2])  # [-2:]: the tmp paths
 
 
 def test_layer_arithmetic_experiment(tmp_path):
@@ -184,8 +190,9 @@ def test_reuse_keeps_runs_of_the_same_plans_and_retrains_changed_ones(tmp_path, 
 
 
 def test_a_smoke_run_of_the_cli_goes_to_the_smoke_folder_not_over_real_results(tmp_path, monkeypatch, capsys):
-    """`paddle-cnn run EXP --profile smoke` without --logdir writes logs/smoke/EXP, as the notebooks do: a smoke
-    run never replaces the quick or full results in logs/EXP (once it overwrote the demo's)."""
+    """`paddle-cnn run EXP --profile smoke` without --logdir writes smoke-logs/EXP, as the notebooks do: a smoke
+    run never replaces the quick or full results in logs/EXP (once it overwrote the demo's), and nothing of it is
+    under logs/, which the user's VisualDL reads."""
     from paddle_cnn import places
     monkeypatch.setattr(places, "checkout", lambda: str(tmp_path))
     monkeypatch.delenv("PADDLE_CNN_PROFILE", raising=False)
@@ -195,9 +202,10 @@ def test_a_smoke_run_of_the_cli_goes_to_the_smoke_folder_not_over_real_results(t
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--data-dir",
                  str(pathlib.Path(__file__).resolve().parent.parent / "data")]) == 0
     assert json.loads((real / "results.json").read_text()) == {"kept": True}
-    assert json.loads((tmp_path / "logs" / "smoke" / "pool-vs-stride" / "results.json").read_text())["profile"] \
+    assert json.loads((tmp_path / "smoke-logs" / "pool-vs-stride" / "results.json").read_text())["profile"] \
         == "smoke"
-    assert "logs/smoke/pool-vs-stride" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "logs").rglob("*")) == ["pool-vs-stride", "results.json"]
+    assert "smoke-logs/pool-vs-stride" in capsys.readouterr().out
 
 
 def test_a_run_leaves_group_readable_files_and_no_lock(tmp_path):

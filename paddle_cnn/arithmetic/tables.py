@@ -246,6 +246,9 @@ def layer_table(model: nn.Layer, input_shape: Sequence[int], name: str | None = 
     params total equals paddle.summary's trainable params. Raises ShapeError for an input the model cannot take.
     """
     input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) == 4 and input_shape[0] == 1:  # (1, C, H, W): a batch of one, as paddle.summary takes it
+        raise ShapeError(f"input_shape {input_shape} has a batch dimension: layer_table takes one image's C x H x W, "
+                         f"{input_shape[1:]}")
     need, bound = memory_needed(model, input_shape), summary_memory_bound()
     if need["input"] + need["activations"] > bound:  # the weights exist already: what the pass would add
         raise MemoryBoundError(f"{name or type(model).__name__} at {_shape(input_shape)}: the input and its largest "

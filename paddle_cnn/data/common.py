@@ -19,10 +19,18 @@ DOWNLOAD_TIMEOUT_S = 10  # per network operation; offline machines fail in secon
 class DataError(ValueError):
     """Missing, corrupt or malformed data; the message is one line naming the file and the fix."""
 
+    def _render_traceback_(self) -> list[str]:  # IPython: the line that says what to do, not our call stack
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 class DataMissing(DataError):
     """The data set's files are absent (not corrupt): the only case where the smoke profile may train on
     generated stand-ins instead."""
+
+    def _render_traceback_(self) -> list[str]:
+        return super()._render_traceback_() + [
+            "In a notebook: PROFILE = \"smoke\" in the parameters cell runs it in seconds on generated files in the "
+            "real format (a check of the code, no real numbers)."]
 
 
 def regular_file(path: str, what: str = "", max_bytes: int | None = None, missing=DataMissing) -> int:
@@ -154,6 +162,12 @@ class ImageSet:
 
     def __len__(self):
         return len(self.labels)
+
+    def __repr__(self) -> str:  # print(load_dataset(...)["train"]): what it is, not its pixels
+        classes = ", ".join(map(str, self.classes[:4])) + (", ..." if len(self.classes) > 4 else "")
+        return (f"ImageSet({self.name or 'images'}: {len(self):,} images {'x'.join(map(str, self.shape))} "
+                f"{self.images.dtype}, {len(self.classes)} classes [{classes}]"
+                + (f", from {self.source}" if self.source else "") + ")")
 
     @property
     def shape(self) -> tuple:

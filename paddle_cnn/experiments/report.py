@@ -255,6 +255,36 @@ def plot_final(results, path: str | None = None):
     return _finish(fig, path)
 
 
+def plot_step_times(results, path: str | None = None):
+    """The step timing behind a cost claim: seconds per training step of each model, round by round (the models
+    alternate within each round), and the per-round ratio of the second to the first: a ratio that holds while
+    the machine's load moves both lines is what the verdict reads."""
+    import numpy as np
+    rows = results["step_timing"]
+    fig, axes = _figure(1, 2, figsize=(12, 4))
+    for r in rows:
+        axes[0].plot(np.arange(1, len(r["seconds"]) + 1), r["seconds"], marker="o", ms=3, label=r["run"])
+    if len(rows) >= 2:
+        a, b = (np.asarray(r["seconds"], dtype=float) for r in rows[:2])
+        n = min(len(a), len(b))
+        axes[1].plot(np.arange(1, n + 1), b[:n] / a[:n], marker="o", ms=3, color="C2")
+        axes[1].axhline(1.0, color="0.5", lw=0.8)
+        axes[1].set_ylabel(f"{rows[1]['run']} / {rows[0]['run']}")
+    axes[0].set_ylabel("seconds per training step")
+    from matplotlib.ticker import MaxNLocator
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("round")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{results['experiment']}: training steps timed alternately ({_profile(results)}, "
+                 f"{rows[0].get('device', '')}, batch {rows[0].get('batch', '')}, input {rows[0].get('input', '')})")
+    return _finish(fig, path)
+
+
+FIGURES = {"curves": plot_curves, "final": plot_final, "steps": plot_step_times}  # name -> plot (name.png)
+
+
 def _profile(results) -> str:
     """'quick', or 'quick + lr=0.01' for a run with overridden settings (as plot titles name it)."""
     return results["profile"] + (f" + {settings_label(results['overrides'])}" if results.get("overrides") else "")
@@ -281,6 +311,83 @@ def claims_table(results, title: str = "") -> Table:
     return Table(rows, CLAIM_COLUMNS + ["source"], title)
 
 
+COMPACT_COLUMNS = ["text", "claimed", "ours", "n", "95% interval", "verdict", "detectable", "rule", "reason"]
+
+
+def compact_claims(results) -> list[tuple[str, object]]:
+    """The claims as a notebook shows them: a table of those judged here (the columns some row fills), then the
+    others of the article in one paragraph, grouped by the notebook that judges them (linked) or 'not judged',
+    each with its reason."""
+    from paddle_cnn.experiments.catalog import NOTEBOOKS
+    from paddle_cnn.text import md_escape
+    claims = results.get("claims", [])
+    judged = [{**c, "95% interval": c.get("interval", "")} for c in judged_here(claims)]
+    columns = [c for c in COMPACT_COLUMNS if any(r.get(c) not in (None, "") for r in judged)]
+    parts = [("table", Table(judged, columns, "the article's claims judged here"))] if judged else []
+    elsewhere: dict = {}
+    for c in claims:
+        if c.get("verdict", "").startswith("judged in"):
+            where = c["verdict"][len("judged in "):].split(" ")[0]
+            elsewhere.setdefault(where, []).append(md_escape(c["text"]))
+    lines = [f"[notebook {NOTEBOOKS[w][:2]}]({NOTEBOOKS[w]}.ipynb) ({w}): " + "; ".join(texts)
+             for w, texts in elsewhere.items() if w in NOTEBOOKS]
+    lines += [f"{md_escape(c['text'])} (*not judged*: {md_escape(c.get('reason', ''))})" for c in claims
+              if c.get("verdict") == "not judged here"]
+    if lines:
+        parts.append(("md", "**The article's other claims**, judged in other notebooks or not at all:\n\n"
+                      + "\n".join(f"- {line}" for line in lines)))
+    return parts
+
+
+VERDICT_GROUPS = (("reproduced", "Reproduced"), ("inside the noise", "Inside the noise: the runs cannot tell"),
+                  ("not comparable", "Not comparable on this profile"), ("", "Against the article"))
+
+
+def findings(results) -> str:
+    """'What we found', written from the results (Markdown): the runs (mean ± std and the range over seeds, size,
+    compute, training time), then the claims judged here grouped by verdict, each with our figure, interval and
+    what the runs could detect. Generated, so it cannot contradict the tables above it."""
+    from paddle_cnn.text import cell, md_escape
+    runs = _by_label(results)
+    lines = [f"**{md_escape(results['experiment'])}**, {_profile(results)} profile, {results.get('seeds', 1)} "
+             f"seed(s) per run" + (f" ({md_escape(results['notes'][0])})" if results.get("notes") else "") + ":", ""]
+    for row in summarize(results):
+        accs = [r["test_acc"] for r in runs[row["run"]] if r.get("test_acc") is not None]
+        spread = f", seeds from {min(accs):.4f} to {max(accs):.4f}" if len(accs) > 1 else ""
+        lines.append(f"- **{md_escape(row['run'])}** ({md_escape(row['model'])}, {row['params']:,} parameters, "
+                     f"{row['MACs']:,} MACs per image): test accuracy {row['test acc']}{spread}; "
+                     f"{row['train s']} s of training")
+    judged = judged_here(results.get("claims", []))
+    for key, heading in VERDICT_GROUPS:
+        group = [c for c in judged if c["verdict"].startswith(key)
+                 and (key or not any(c["verdict"].startswith(k) for k, _ in VERDICT_GROUPS[:-1]))]
+        if not group:
+            continue
+        lines += ["", f"*{heading}:*", ""]
+        for c in group:
+            figure = " ".join(x for x in (cell(c.get("ours")), cell(c.get("interval"))) if x)
+            extra = [md_escape(c[k]) for k in ("detectable",) if c.get(k)]
+            if not key:
+                extra.insert(0, f"verdict: **{md_escape(c['verdict'])}**")
+            lines.append(f"- {md_escape(c['text'])}" + (f": ours {md_escape(figure)}" if figure else "")
+                         + (f" ({'; '.join(extra)})" if extra else ""))
+    return "\n".join(lines)
+
+
+def show_findings(*results) -> None:
+    """The findings of one or more experiments' results, as Markdown in a notebook (text elsewhere)."""
+    text = "\n\n".join(findings(r) for r in results)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+        if get_ipython() is not None:
+            display(Markdown(text))
+            return
+    except ImportError:
+        pass
+    print(text)
+
+
 def articles_cited(results) -> str:
     """The articles the claims table names by number, each cited in full once."""
     from paddle_cnn.sources import article_of, cite
@@ -288,9 +395,11 @@ def articles_cited(results) -> str:
     return "Articles: " + "; ".join(f"article {k[1:]} = {cite(k)}" for k in keys) if keys else ""
 
 
-def sections(results) -> list[tuple[str, object]]:
+def sections(results, compact: bool = False, rules: bool = True) -> list[tuple[str, object]]:
     """The parts of an experiment's report after its title, in order, for results.md and show(): ('md', text),
-    ('table', Table: its title is the heading) or ('figure', 'curves' | 'final')."""
+    ('table', Table: its title is the heading) or ('figure', 'curves' | 'final'). compact (notebooks): the claims
+    judged here in a table and the others in a paragraph (compact_claims); rules False: without the rules (a
+    notebook of two experiments prints them once)."""
     from paddle_cnn.experiments.definitions import get_experiment
     from paddle_cnn.experiments.verdicts import by_label
     from paddle_cnn.data import describe_dataset
@@ -319,15 +428,17 @@ def sections(results) -> list[tuple[str, object]]:
         parts.append(("table", Table(results["timing"], TIMING_COLUMNS, "speed, article 004's benchmark: seconds "
                                      "per batch, mean over the timed steps")))
     if results.get("step_timing"):
-        parts.append(("table", Table(results["step_timing"], STEP_TIMING_COLUMNS, "cost: seconds per training step, "
-                                     "the models timed alternately in one process (median over rounds)")))
+        parts += [("table", Table(results["step_timing"], STEP_TIMING_COLUMNS, "cost: seconds per training step, "
+                                  "the models timed alternately in one process (median over rounds)")),
+                  ("figure", "steps")]
     if results.get("models"):
         parts.append(("table", Table(results["models"], ["model", "input", "params", "macs"], "models")))
     if results.get("claims"):
-        parts.append(("table", claims_table(results, "the article's claims and our verdicts")))
+        parts += compact_claims(results) if compact else \
+            [("table", claims_table(results, "the article's claims and our verdicts"))]
         cited = articles_cited(results)
         parts += [("md", cited)] if cited else []
-        parts.append(("md", rules_markdown()))
+        parts += [("md", rules_markdown())] if rules else []
     return parts
 
 
@@ -342,21 +453,22 @@ def results_markdown(results) -> str:
     return "\n".join(lines)
 
 
-def show(results) -> None:
+def show(results, rules: bool = True) -> None:
     """Everything about one experiment's results, as a notebook shows it (the sections of results.md, with the
-    plots drawn). Outside Jupyter the same as text, without the plots."""
+    plots drawn, and the claims compact: compact_claims). Outside Jupyter the same as text, without the plots.
+    rules False: leave out how claims are judged (a notebook of two experiments shows it once, at the end)."""
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
         inline = get_ipython() is not None
     except ImportError:
         inline = False
-    parts = sections(results)
+    parts = sections(results, compact=True, rules=rules)
     parts[0] = ("md", f"**{results['experiment']}**: {results.get('title', '')}  \n{parts[0][1]}")  # one block
     for kind, part in parts:
         if kind == "figure":
             if inline:
-                display(plot_curves(results) if part == "curves" else plot_final(results))
+                display(FIGURES[part](results))
         elif inline:
             display(Markdown(part) if kind == "md" else part)
         else:
@@ -364,13 +476,13 @@ def show(results) -> None:
 
 
 def write_report(results, folder: str) -> None:
-    """results.md and the plots (curves.png, final.png) from results (as in results.json)."""
+    """results.md and the plots (curves.png, final.png, steps.png) from results (as in results.json)."""
     import os
 
     from paddle_cnn.files import atomic_write_text
-    if results.get("runs"):
-        plot_curves(results, os.path.join(folder, "curves.png"))
-        plot_final(results, os.path.join(folder, "final.png"))
+    for kind, part in sections(results):
+        if kind == "figure":
+            FIGURES[part](results, os.path.join(folder, f"{part}.png"))
     atomic_write_text(os.path.join(folder, "results.md"), results_markdown(results))
 
 

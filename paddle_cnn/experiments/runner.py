@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from paddle_cnn import device, files
 from paddle_cnn.data import DataError, DataMissing, load_dataset
-from paddle_cnn.experiments.definitions import get_experiment
+from paddle_cnn.experiments.definitions import GPU_DEFAULT, get_experiment
 from paddle_cnn.experiments.plans import ArithmeticPlan, StepTimingPlan, TimingPlan, TrainPlan, plan_experiment
 from paddle_cnn.training.identity import describe_differences, fingerprint
 from paddle_cnn.training import checkpoint as ckpt
@@ -46,6 +46,9 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
     plans = data.resolve(plans)  # missing or corrupt data: one line before anything is written
     check_writable(folder)
     check_own_paths(plans, folder)
+    if plans and plans[0].profile == GPU_DEFAULT and not device.is_gpu():  # after every refusal: then it trains
+        log("warning: profile full (the articles' settings, made for a GPU) on a CPU: expect hours per run; the "
+            "quick profile takes minutes")
     rank, world = device.rank_and_world()  # under paddle.distributed.launch: rank 0 locks and writes
     with RunLock(folder) if rank == 0 else contextlib.nullcontext():
         results = Results(exp, plans, folder, resume, reuse, log, write=rank == 0, overrides=overrides)
@@ -84,7 +87,7 @@ def execute(plan, folder: str, data: "DataCache", at: "Place | None", progress, 
     from paddle_cnn.text import wrap
     tag = tag and tag + " "
     if isinstance(plan, TrainPlan):
-        return train(plan, folder, data.splits(plan), at, progress, lambda m: log(wrap(tag + m)), log)
+        return train(plan, folder, data.splits(plan), at, progress, log, lambda m: log(wrap(tag + m)))
     if isinstance(plan, TimingPlan):
         from paddle_cnn.experiments.timing import forward_backward_timing
         log(wrap(f"{tag}timing {plan.model} at {'x'.join(map(str, plan.input_shape))}, batch {plan.batch}: forward "
@@ -129,10 +132,11 @@ def build_model(plan: TrainPlan, splits: dict):
                         input_size=side, **plan.model_kw), (channels, side, side)
 
 
-def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, first, log) -> dict:
+def train(plan: TrainPlan, folder: str, splits: dict, at: "Place", progress, log, first=None) -> dict:
     """Train one plan's model with a checkpoint per epoch and VisualDL logs, where `at` says (a replacement is
-    swapped into the run's own folders when it finishes); its results row. `first` says what runs, `log` the
-    rest."""
+    swapped into the run's own folders when it finishes); its results row. `first` (default: log) says what runs,
+    `log` the rest."""
+    first = first or log
     from paddle_cnn.arithmetic.tables import count_params, layer_table
     from paddle_cnn.data import DeviceData
     from paddle_cnn.training import evaluate, fit

@@ -155,7 +155,8 @@ class Progress(Callback):
 
     def __init__(self, show: bool | None = None, log=print):
         self.kernel = _in_kernel()
-        self.show = (self.kernel or sys.stderr.isatty()) if show is None else show
+        # None: a bar when interactive, unless the caller silenced or redirected the messages (log is not print)
+        self.show = (self.kernel or sys.stderr.isatty()) and log is print if show is None else show
         self.log, self.bar = log, None
 
     def on_step_begin(self, state):
@@ -169,8 +170,9 @@ class Progress(Callback):
             from tqdm.auto import tqdm
 
             from paddle_cnn.text import WIDTH
+            cols = shutil.get_terminal_size((WIDTH, 24)).columns  # 0 on a terminal that reports no size
             self.bar = tqdm(total=total, desc=state.name or "fit", initial=done + state.ep.step, leave=True,
-                            ncols=min(shutil.get_terminal_size((WIDTH, 24)).columns, WIDTH), unit="step",
+                            ncols=min(cols, WIDTH) if cols >= 40 else WIDTH, unit="step",
                             bar_format="{desc} {bar} {percentage:3.0f}% [{elapsed}<{remaining}]{postfix}")
             self.bar.set_postfix_str(f"epoch {state.epoch + 1}/{state.config.epochs}", refresh=False)
 

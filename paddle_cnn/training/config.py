@@ -111,9 +111,7 @@ class TrainConfig:
         object.__setattr__(self, "milestones", tuple(self.milestones))
 
     def replace(self, **changes) -> "TrainConfig":
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(did_you_mean("training setting", unknown[0], [f.name for f in dataclasses.fields(self)]))
+        _check_names(changes, ValueError)
         return dataclasses.replace(self, **changes)
 
     def steps_per_epoch(self, train_images: int) -> int:
@@ -134,6 +132,38 @@ class TrainConfig:
 
     def as_dict(self) -> dict:
         return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+# the names other libraries give some settings (paddle's optimizers, PaddleClas, Keras): said as ours
+OTHER_NAMES = {"learning_rate": "lr", "learningrate": "lr", "base_lr": "lr", "batch": "batch_size",
+               "batchsize": "batch_size", "epoch": "epochs", "num_epochs": "epochs", "max_epochs": "epochs",
+               "opt": "optimizer", "wd": "weight_decay", "l2": "weight_decay", "scheduler": "lr_schedule",
+               "lr_scheduler": "lr_schedule", "schedule": "lr_schedule", "image_size": "input_size",
+               "channels": "in_channels"}
+
+
+def _check_names(settings: dict, error) -> None:
+    """Unknown setting names: one line, the setting meant (a did-you-mean, or our name for another library's)."""
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        name = unknown[0]
+        ours = OTHER_NAMES.get(str(name).lower())
+        raise error(f"unknown training setting {name!r}: it is called {ours} here" if ours
+                    else did_you_mean("training setting", name, names))
+
+
+def _init_with_names_checked(init):
+    import functools
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):  # TrainConfig(learning_rate=...): a TypeError that names the setting
+        _check_names(kwargs, TypeError)
+        init(self, *args, **kwargs)
+    return __init__
+
+
+TrainConfig.__init__ = _init_with_names_checked(TrainConfig.__init__)
 
 
 def _defaults() -> dict:

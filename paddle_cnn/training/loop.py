@@ -33,6 +33,21 @@ from paddle_cnn.training.cpu_kernels import cpu_kernels
 NO_EVAL = {"loss": float("nan"), "acc": float("nan"), "top2": float("nan")}
 
 
+def _check_config(config) -> TrainConfig:
+    """fit's settings are one TrainConfig: anything else (a paddle optimizer, a dict) is one line saying so."""
+    if config is None:
+        return TrainConfig()
+    if isinstance(config, TrainConfig):
+        return config
+    import paddle
+    if isinstance(config, paddle.optimizer.Optimizer):
+        raise TypeError(f"fit takes a TrainConfig, not a paddle optimizer ({type(config).__name__}): it builds the "
+                        "optimizer from TrainConfig(optimizer='adam' | 'sgd' | 'momentum', lr=..., momentum=..., "
+                        "weight_decay=..., lr_schedule=...) and checkpoints it with the model")
+    raise TypeError(f"fit's config is a TrainConfig, not {type(config).__name__}: e.g. TrainConfig(epochs=5, "
+                    "lr=0.01)" + (" or TrainConfig(**your_dict)" if isinstance(config, dict) else ""))
+
+
 def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=(), *, name: str = "",
         progress: bool | None = None, log=print) -> dict:
     """Train `model` on `train`, evaluating on `eval` after every epoch; returns the per-epoch history (lists
@@ -43,9 +58,9 @@ def fit(model, train, eval=None, config: TrainConfig | None = None, callbacks=()
     fits in a quarter of the device's memory is read onto it once; a larger one streams through
     paddle.io.DataLoader (data/adapt.py; `TrainConfig(in_memory=..., workers=...)`). Images are normalised per
     channel with the training set's mean and std.
-    `name` labels messages; progress: a tqdm bar (default when interactive), else one line per epoch through
-    `log`."""
-    config = config or TrainConfig()
+    `name` labels messages; progress: a bar per run (default when interactive and `log` is print), else one line
+    per epoch through `log`."""
+    config = _check_config(config)
     rank, world = _distributed()
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the {world} data-parallel ranks")
