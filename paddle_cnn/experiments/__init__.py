@@ -6,7 +6,8 @@ not load paddle."""
 _PUBLIC = {"EXPERIMENTS": "definitions", "PROFILES": "definitions", "Claim": "definitions",
            "Experiment": "definitions", "Run": "definitions", "get_experiment": "definitions",
            "TrainPlan": "plans", "plan_experiment": "plans", "run_experiment": "runner",
-           "show": "report", "notebook_settings": "notebook"}
+           "show": "report", "show_findings": "report", "show_plans": "plan_view",
+           "notebook_settings": "notebook"}
 __all__ = sorted(_PUBLIC)
 
 
