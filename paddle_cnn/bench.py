@@ -299,7 +299,7 @@ def profile_wall_times(experiments, profile: str, seeds: int = 1) -> list[dict]:
             shutil.rmtree(logdir, ignore_errors=True)
             runs = r["runs"]
             rows.append({"experiment": name, "profile": profile, "data": data, "seeds": seeds,
-                         "convolutions": "paddle's" if blas == "0" else "numpy BLAS (lever 10)", "wall_s": wall,
+                         "convolutions": "paddle's" if blas == "0" else "numpy's BLAS", "wall_s": wall,
                          "train_s": sum(x.get("train_seconds") or 0 for x in runs),
                          "test_acc": "; ".join(f"{x['run']} {x['test_acc']:.4f}" for x in runs)})
         if data_dir:
@@ -486,7 +486,7 @@ def _blas_section(tiny: bool, profiles: tuple, peak: float, log) -> dict:
     from paddle_cnn.experiments.definitions import CPU_DEFAULT, FASTEST
     from paddle_cnn.training.blas_conv import CHUNK_BYTES
     from paddle_cnn.training.cpu_kernels import conv_rule_name
-    log("5/6 convolutions on numpy's BLAS (lever 10): before and after in this process")
+    log("5/6 convolutions on numpy's BLAS: before and after in this process")
     out = {"chunk_mb": CHUNK_BYTES / 2**20, "rule": conv_rule_name(), "steps": [
         blas_train_steps(name, 8 if tiny else 128, rounds=1 if tiny else 4, steps=1 if tiny else 2)
         for name in ("vgg16_cifar", "convpool3")]}
@@ -502,7 +502,7 @@ def _blas_section(tiny: bool, profiles: tuple, peak: float, log) -> dict:
                                          rounds=1 if tiny else 3, steps=1 if tiny else 2)
     if profiles:
         profile = FASTEST if tiny else CPU_DEFAULT
-        log(f"   whole {profile}-profile experiments, lever 10 then paddle's convolutions")
+        log(f"   whole {profile}-profile experiments, numpy's BLAS then paddle's convolutions")
         out["profiles"] = profile_wall_times(("vgg16-cifar10",) if tiny else profiles, profile)
     return out
 
@@ -584,13 +584,13 @@ def busy_ratios(r: dict) -> list[dict]:
         b = part.get("blas")
         if b:
             for x in b["steps"]:
-                out[f"{x['model']} train step, lever 10 / paddle's convolutions"] = x["speedup"]
+                out[f"{x['model']} train step, numpy's BLAS / paddle's convolutions"] = x["speedup"]
             out["convolutions where the rule picks the faster (of all timed)"] = \
                 f"{sum(bool(x['rule_right']) for x in b['layers'])} of {len(b['layers'])}"
             out["steps whose thread count is the faster (of all timed)"] = \
                 f"{sum(bool(x['choice_right']) for x in b['threads'])} of {len(b['threads'])}"
             for e, v in profile_speedups(b.get("profiles") or []).items():
-                out[f"{e} whole run ({b['profiles'][0]['profile']}), lever 10 / paddle's convolutions"] = v
+                out[f"{e} whole run ({b['profiles'][0]['profile']}), numpy's BLAS / paddle's convolutions"] = v
         return out
     idle, busy = of(r), of(r.get("busy"))
     return [{"ratio": k, "idle": v, "busy": busy.get(k, "")} for k, v in idle.items()]
@@ -630,9 +630,9 @@ def _blas_lines(r: dict) -> list[str]:
         return []
     layers = b["layers"]
     wrong = [x for x in layers if not x["rule_right"]]
-    out = ["## 5. Convolutions on numpy's BLAS (lever 10; goal: vgg16_cifar's train step at least 1.5x)", "",
-           "Train steps (forward, backward, Momentum) on one random batch, paddle's convolutions (levers 1-3 and 9) "
-           "and lever 10, alternated in this process; the best step of each, and the loss of one eval-mode forward "
+    out = ["## 5. Convolutions on numpy's BLAS (goal: vgg16_cifar's train step at least 1.5x)", "",
+           "Train steps (forward, backward, Momentum) on one random batch, paddle's convolutions "
+           "and numpy's BLAS, alternated in this process; the best step of each, and the loss of one eval-mode forward "
            "pass each way on the same weights:", "",
            Table(b["steps"], ["model", "batch", "threads", "paddle_s", "blas_s", "speedup", "gflops_blas",
                               "fraction_of_peak", "loss_paddle", "loss_blas"]).to_markdown(), ""]
@@ -641,9 +641,9 @@ def _blas_lines(r: dict) -> list[str]:
             f"Scratch memory of a BLAS convolution: one chunk of im2col columns, at most {b['chunk_mb']:.0f} MB "
             "(or one image's columns where they are larger), whatever the batch.", "",
             "Every convolution timed alone (forward + backward at its input and batch), both kernels alternately: "
-            "`paddle_ms` is fit's kernel before lever 10 (paddle's, or lever 3's batch GEMM on maps of at most 4 "
+            "`paddle_ms` is fit's kernel without numpy's BLAS (paddle's, or one batched GEMM on maps of at most 4 "
             f"pixels); `rule` is what cpu_kernels picks with the `{b.get('rule', 'intel')}` rule (the CPU vendor's, "
-            "or PADDLE_CNN_CONV_RULE; gemm: lever 3), `rule_right` whether it picked the faster or the two are "
+            "or PADDLE_CNN_CONV_RULE; gemm: the batched GEMM), `rule_right` whether it picked the faster or the two are "
             f"within 10% ({len(layers) - len(wrong)} of {len(layers)} right):", "",
             Table(layers, ["model", "layer", "config", "input", "paddle_ms", "blas_ms", "paddle/blas", "rule",
                            "rule_right"]).to_markdown(), ""]
@@ -652,7 +652,7 @@ def _blas_lines(r: dict) -> list[str]:
             f"(one thread below {SMALL_STEP_MACS / 1e9:g} G forward MACs per step), `choice_right` whether it is the "
             "faster or within 10%:", "", _threads_table(b["threads"]), ""]
     if b.get("profiles"):
-        out += ["Whole experiments (`run_experiment`, fresh log folders, 1 seed), lever 10 first (it pays the "
+        out += ["Whole experiments (`run_experiment`, fresh log folders, 1 seed), numpy's BLAS first (it pays the "
                 "process's warm-up), then paddle's convolutions, in this process. The two runs of a seed differ by "
                 "float32 rounding in every convolution, which training amplifies (as a change of thread count does): "
                 "compare the accuracies with the seed-to-seed spread, not to the last digit:", "",

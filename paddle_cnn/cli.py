@@ -290,7 +290,7 @@ def check_paddle() -> None:
     import importlib.util
     if importlib.util.find_spec("paddle") is None:
         raise CliError("paddle is not installed: pip install 'paddle-cnn[cpu]' for the CPU build, or on a GPU "
-                       "paddlepaddle-gpu (README, 'On a GPU')")
+                       "paddlepaddle-gpu (docs/gpu.md)")
 
 
 SIGPIPE_EXIT = 141  # 128 + SIGPIPE, as a tool killed by a closed pipe exits

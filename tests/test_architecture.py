@@ -231,11 +231,11 @@ def test_fit_refuses_a_checkpoint_of_other_settings(tmp_path):
 
 
 def test_every_test_the_guarantee_table_names_exists():
-    """The README's "What survives a crash" rows name the tests that hold them: each named test is a test function
+    """docs/guarantees.md's "What survives a crash" rows name the tests that hold them: each named test is a test function
     of the file it is listed under (a renamed or deleted test fails here)."""
     import re
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    with open(os.path.join(root, "docs", "guarantees.md"), encoding="utf-8") as f:
         text = f.read()
     table = text[text.index("| guarantee | held by |"):]
     table = table[:table.index("\n\n")]
@@ -271,3 +271,27 @@ def test_the_profile_is_decided_once_and_carried_as_the_profile_object(monkeypat
     assert calls == [1] and "profile smoke" in out and "smoke-logs/pool-vs-stride" in out
     quick = definitions.PROFILES["quick"]
     assert {p.profile for p in plan_experiment("pool-vs-stride", quick, 1)} == {"quick"} and calls == [1]
+
+
+def test_the_readme_first_screen_and_its_pages():
+    """What a new user reads first: the two commands, what the demo shows and how long, where to look, within the
+    first 35 lines; the README stays short (the rest is in docs/, every page linked and present); no internal
+    benchmark names ('lever 10') in anything a user reads: README, docs, a run's results."""
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    first = "\n".join(readme.splitlines()[:35])
+    for must in ("make demo", "make test", "What `make demo` shows", "Where to look", "min", "visualdl --logdir logs",
+                 "jupyter lab notebooks/", "results.md"):
+        assert must in first, must
+    assert len(readme.splitlines()) <= 90
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    assert {"docs/experiments.md", "docs/gpu.md", "docs/notebooks.md", "docs/python.md", "docs/guarantees.md",
+            "docs/contributing.md"} <= set(links)
+    assert all(os.path.exists(os.path.join(root, link)) for link in links if not link.startswith("http")), links
+    pages = [readme] + [open(os.path.join(root, "docs", p), encoding="utf-8").read()
+                        for p in os.listdir(os.path.join(root, "docs"))]
+    from paddle_cnn.training.cpu_kernels import convolutions_used
+    pages += [convolutions_used(True, True, b) for b in (True, False)]
+    assert not [p[:80] for p in pages if re.search(r"\blevers? \d", p, re.I)]

@@ -27,7 +27,7 @@ def test_bench_tiny_writes_json_and_markdown(tmp_path, capsys):
         assert abs(s["loss_paddle"] - s["loss_blas"]) < 1e-3 * abs(s["loss_paddle"]) + 1e-4
     assert {x["rule"] for x in b["layers"]} <= {"paddle", "gemm", "blas"} and len(b["layers"]) == 16  # 13 + 3 convs
     assert [(p["experiment"], p["convolutions"]) for p in b["profiles"]] == [
-        ("vgg16-cifar10", "numpy BLAS (lever 10)"), ("vgg16-cifar10", "paddle's")]
+        ("vgg16-cifar10", "numpy's BLAS"), ("vgg16-cifar10", "paddle's")]
     assert all(p["wall_s"] > p["train_s"] > 0 for p in b["profiles"])
     assert [x["model"] for x in b["threads"]] == ["lenet"] and b["threads"][0]["chosen"] == 1  # 8 x 0.4 M MACs
     busy = r["busy"]  # section 6: sections 1 and 5 again beside the bench's own load

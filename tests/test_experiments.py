@@ -80,8 +80,8 @@ def test_resume_keeps_finished_runs_and_report_rebuilds(tmp_path, capsys):
     assert "LeNet has 61,706 parameters" in md and "stale" not in md
     from paddle_cnn.experiments.verdicts import rules_markdown
     assert rules_markdown() in md  # the rules at the foot of every results.md
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    assert rules_markdown().split("\n", 2)[2] in readme  # ... and in the README, word for word
+    docs = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "experiments.md").read_text(encoding="utf-8")
+    assert rules_markdown().split("\n", 2)[2] in docs  # ... and in the docs, word for word
     assert [c["verdict"] for c in json.loads(saved.read_text())["claims"]] == [c["verdict"] for c in again["claims"]]
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--seeds", "1", "--resume", "--logdir",
                  str(tmp_path)]) == 0

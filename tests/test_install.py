@@ -83,4 +83,4 @@ def test_without_paddle_the_cli_says_what_to_install(monkeypatch, capsys):
     assert main(["list"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("paddle-cnn: error: paddle is not installed: pip install 'paddle-cnn[cpu]' for the CPU build, or "
-                   "on a GPU paddlepaddle-gpu (README, 'On a GPU')")
+                   "on a GPU paddlepaddle-gpu (docs/gpu.md)")

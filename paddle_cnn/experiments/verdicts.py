@@ -1,6 +1,6 @@
 """Verdicts: each claim of an experiment beside our figure, judged by a rule that can say "not reproduced".
 
-The rules (README "How claims are judged", the foot of every results.md; pinned in tests/test_verdicts.py):
+The rules (docs/experiments.md, "How claims are judged", the foot of every results.md; pinned in tests/test_verdicts.py):
 - exact counts ('params'): reproduced when equal, under every profile;
 - a number ('value', "89.11%"): our 95% t-interval over seeds, widened by the claim's tolerance, must contain the
   article's number: "reproduced" (unless the interval is wider than WIDE x the tolerance each side: "inside the
@@ -425,5 +425,5 @@ def arithmetic_claims(checks: list[dict]) -> list[dict]:
 
 
 def rules_markdown() -> str:
-    """The rules, as the foot of every results.md and the README state them."""
+    """The rules, as the foot of every results.md and docs/experiments.md state them."""
     return "\n".join(["How claims are judged:", ""] + [f"- **{name}**: {text}" for name, text in RULES])

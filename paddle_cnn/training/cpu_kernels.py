@@ -271,8 +271,9 @@ def convolutions_used(on_cpu: bool, enabled: bool = True, blas_conv: bool | None
     if not enabled:
         return "paddle's (cpu_kernels off)"
     if not blas_conv_wanted(blas_conv):
-        return f"paddle's and lever 3's ({BLAS_ENV}=0 or blas_conv=False)"
-    return f"numpy's BLAS where the {conv_rule_name()} rule picks it (lever 10), else paddle's and lever 3's"
+        return f"paddle's, small maps as one batched GEMM ({BLAS_ENV}=0 or blas_conv=False)"
+    return (f"numpy's BLAS where the {conv_rule_name()} processor rule measured it faster, else paddle's (small maps "
+            "as one batched GEMM)")
 
 
 @contextlib.contextmanager
