@@ -99,6 +99,7 @@ def _is(name: str, folder: str, marker: str) -> bool:
 
 def shown(path: str) -> str:
     """A folder as the user would type it: relative to the working folder when it lies inside the checkout
-    (../logs from notebooks/, logs from the clone's root), else absolute."""
+    (../logs from notebooks/, logs from the clone's root) or inside the working folder, else absolute."""
     path = os.path.abspath(path)
-    return os.path.relpath(path) if path == checkout() or path.startswith(checkout() + os.sep) else path
+    inside = [r for r in (checkout(), os.getcwd()) if path == r or path.startswith(r.rstrip(os.sep) + os.sep)]
+    return os.path.relpath(path) if inside else path

@@ -206,6 +206,13 @@ def test_a_smoke_run_of_the_cli_goes_to_the_smoke_folder_not_over_real_results(t
         == "smoke"
     assert sorted(p.name for p in (tmp_path / "logs").rglob("*")) == ["pool-vs-stride", "results.json"]
     assert "smoke-logs/pool-vs-stride" in capsys.readouterr().out
+    from visualdl import LogReader  # the run list VisualDL's dashboard shows for `visualdl --logdir logs`
+    from visualdl.server.lib import get_runs
+    for folder, expected in (("logs", []), ("smoke-logs", ["lenet s0 · pool-vs-stride",
+                                                           "lenet_nopool s0 · pool-vs-stride"])):
+        reader = LogReader(logdir=str(tmp_path / folder))
+        reader.load_new_data()
+        assert sorted(get_runs(reader)) == expected, folder
 
 
 def test_a_run_leaves_group_readable_files_and_no_lock(tmp_path):
@@ -317,3 +324,33 @@ def test_the_lrn_cost_claim_has_a_step_timing_of_both_alexnets_in_every_profile(
         assert timing.runs[1].model_kw["lrn"] is True and timing.rounds >= 3
         # the two are timed at the same input and batch, so the ratio is the LRN's alone
         assert len({(p.config.input_size, p.config.in_channels, p.config.batch_size) for p in timing.runs}) == 1
+
+
+def test_the_demo_terminal_fits_100_columns_and_ends_in_a_summary(tmp_path):
+    """`paddle-cnn run pool-vs-stride` as `make demo` runs it (a subprocess, COLUMNS=100, a logs folder beside it):
+    every line fits 100 terminal columns (a Chinese character takes two, counted here with unicodedata), each run's
+    first line says which of how many it is, and the end is the summary: both networks with mean ± std, the claims
+    judged here with their verdicts, the path of results.md and the VisualDL command."""
+    import subprocess
+    import sys
+    import unicodedata
+    root = pathlib.Path(__file__).resolve().parent.parent
+    env = {**os.environ, "COLUMNS": "100", "PADDLE_CNN_PROFILE": "smoke"}
+    proc = subprocess.run([sys.executable, "-m", "paddle_cnn", "run", "pool-vs-stride", "--seeds", "3", "--logdir",
+                           "logs", "--data-dir", str(root / "data")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+
+    def columns(line):
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    assert [line for line in lines if columns(line) > 100] == []
+    tags = [line.split("]")[0] + "]" for line in lines if line.startswith("[")]
+    assert [t.split(",")[0].strip("[]") for t in tags] == [f"{k}/6" for k in range(1, 7)]
+    assert "left]" in tags[-1]  # from the second network's first run on, the time left is known
+    summary = proc.stdout[proc.stdout.index("\n\npool-vs-stride · smoke profile"):]
+    assert "lenet " in summary and "lenet_nopool " in summary and " ± " in summary
+    assert "claims judged here:" in summary and "reproduced" in summary
+    assert lines[-2].startswith("results: logs/pool-vs-stride/results.md")
+    assert lines[-1].startswith("curves:  visualdl --logdir logs ")
+    assert len(summary.splitlines()) <= 25
