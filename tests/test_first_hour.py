@@ -139,3 +139,17 @@ def test_a_notebook_without_its_data_is_one_line_with_the_smoke_hint(tmp_path):
     assert len(tb) == 2 and "cifar-10-python.tar.gz" in tb[0] and "DataMissing" in tb[0], tb
     assert 'PROFILE = "smoke"' in tb[1]
     assert not os.path.exists(tmp_path / "logs" / "bn-ablation" / "results.json")
+
+
+def test_a_profiles_notes_speak_only_of_that_profile():
+    """alexnet-mnist's note has a part for every profile and one for quick ('quick: 64x64 inputs...'): under
+    smoke the results carry the first part only, under quick both."""
+    from paddle_cnn.experiments import EXPERIMENTS
+    from paddle_cnn.experiments.runner import notes_for
+    alex = EXPERIMENTS["alexnet-mnist"]
+    assert notes_for(alex, "smoke") == ["MNIST digits are resized to the AlexNet input and repeated to 3 channels "
+                                        "on the device."]
+    assert "quick: 64x64 inputs" in notes_for(alex, "quick")[0]
+    for exp in EXPERIMENTS.values():
+        for profile in ("smoke", "full"):
+            assert not [n for n in notes_for(exp, profile) if "quick:" in n], (exp.name, profile)

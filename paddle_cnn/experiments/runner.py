@@ -310,11 +310,15 @@ def own_checkpoint(plan, path: str, data: "DataCache", log) -> bool:
 
 
 def notes_for(exp, profile: str) -> list[str]:
-    """The experiment's notes that apply under `profile`: a note that begins with another profile's name and a
-    colon ("quick: ...") speaks only of that profile."""
+    """The experiment's notes that apply under `profile`: a part that begins with a profile's name and a colon
+    ("quick: ...", to the next such part or the end) speaks only of that profile."""
+    import re
+
     from paddle_cnn.experiments.definitions import PROFILES
     other = tuple(f"{p}:" for p in PROFILES if p != profile)
-    return [exp.notes] if exp.notes and not exp.notes.startswith(other) else []
+    parts = re.split(r"\s+(?=(?:%s):)" % "|".join(map(re.escape, PROFILES)), exp.notes or "")
+    kept = " ".join(part for part in parts if part and not part.startswith(other))
+    return [kept] if kept else []
 
 
 class Results:
