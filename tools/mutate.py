@@ -52,6 +52,7 @@ REF_STATS = "tests/test_reference_stats.py"
 REF_REPORT = "tests/test_reference_report.py"
 REF_ID = "tests/test_reference_identity.py"
 RUN_ID = "tests/test_run_identity.py"
+FH = "tests/test_first_hour.py"
 
 MUTATIONS = [
     # ------------------------------------------------------------------ the 16 that once survived every test
@@ -494,6 +495,48 @@ MUTATIONS = [
     M("runner: other seeds' curves stay on the dashboard", "paddle_cnn/experiments/runner.py",
       [("        elif not name.startswith((\"_\", \".\")) and vdl_records.retire(path):", "        elif False:")],
       "tests/test_attacks_values.py::test_fewer_seeds_than_before_leave_only_this_runs_curves_on_the_dashboard"),
+    # ------------------------------------------------------------------ a new user's first hour (issue 30)
+    M("terminal: lines wrapped at 120 columns", "paddle_cnn/text.py", [("WIDTH = 100  #", "WIDTH = 120  #")],
+      "tests/test_experiments.py::test_the_demo_terminal_fits_100_columns_and_ends_in_a_summary"),
+    M("terminal: wide characters counted once", "paddle_cnn/text.py",
+      [("2 if unicodedata.east_asian_width(ch) in \"WF\" else 1", "1")],
+      "tests/test_experiments.py::test_the_demo_terminal_fits_100_columns_and_ends_in_a_summary"),
+    M("countdown: no 'k of n' counted", "paddle_cnn/experiments/countdown.py", [("        self.k += 1\n", "")],
+      "tests/test_experiments.py::test_the_demo_terminal_fits_100_columns_and_ends_in_a_summary"),
+    M("countdown: seconds per epoch taken as seconds per run", "paddle_cnn/experiments/countdown.py",
+      [('self.rate.setdefault(r["label"], r["train_seconds"] / r["epochs"])',
+        'self.rate.setdefault(r["label"], r["train_seconds"])')],
+      "tests/test_first_hour.py::test_the_dry_run_ends_with_the_time_it_would_take"),
+    M("summary: claims judged elsewhere counted as judged here", "paddle_cnn/experiments/report.py",
+      [('    return [c for c in claims if not (c.get("verdict", "").startswith("judged in")',
+        '    return [c for c in claims if not (c.get("verdict", "").startswith("judged by")')],
+      "tests/test_experiments.py::test_resume_keeps_finished_runs_and_report_rebuilds"),
+    M("markdown: generated text not escaped", "paddle_cnn/text.py",
+      [('    return re.sub(r"([\\\\`*_{}\\[\\]<>#|~])", r"\\\\\\1", str(text))', '    return str(text)')],
+      "tests/test_notebook_outputs.py::test_the_rendered_page_aligns_tables_and_keeps_generated_text_literal"),
+    M("html: headers left to Jupyter's alignment", "paddle_cnn/text.py",
+      [("th = \"\".join(f\"<th style='text-align:{self._align(c)}'>", "th = \"\".join(f\"<th style='text-align:right'>")],
+      "tests/test_notebook_outputs.py::test_the_rendered_page_aligns_tables_and_keeps_generated_text_literal"),
+    M("places: smoke runs into logs/", "paddle_cnn/places.py",
+      [('return os.path.join(base, "smoke-logs" if profile == FASTEST else "logs")',
+        'return os.path.join(base, "logs", "smoke" if profile == FASTEST else "")')],
+      "tests/test_experiments.py::test_a_smoke_run_of_the_cli_goes_to_the_smoke_folder_not_over_real_results"),
+    M("config: another library's names unchecked", "paddle_cnn/training/config.py",
+      [("        _check_names(kwargs, TypeError)\n", "")],
+      FH + "::test_trainconfig_names_the_setting_meant"),
+    M("fit: a paddle optimizer let through", "paddle_cnn/training/loop.py",
+      [("    if isinstance(config, paddle.optimizer.Optimizer):", "    if False:")],
+      FH + "::test_fit_refuses_a_paddle_optimizer_in_one_line_naming_the_settings"),
+    M("progress: a silenced fit still draws its bar", "paddle_cnn/training/callbacks.py",
+      [("and log is print if show is None else show", "if show is None else show")],
+      FH + "::test_a_silenced_fit_prints_no_bar_even_on_a_terminal"),
+    M("notes: a quick part shown under smoke", "paddle_cnn/experiments/runner.py",
+      [('    kept = " ".join(part for part in parts if part and not part.startswith(other))',
+        '    kept = " ".join(part for part in parts if part)')],
+      FH + "::test_a_profiles_notes_speak_only_of_that_profile"),
+    M("data: a missing data set in a notebook shows the whole stack", "paddle_cnn/data/common.py",
+      [("    def _render_traceback_(self) -> list[str]:  # IPython", "    def _unused(self) -> list[str]:  # IPython")],
+      FH + "::test_a_notebook_without_its_data_is_one_line_with_the_smoke_hint"),
 ]
 
 def _copy_tree(dst: str) -> None:
