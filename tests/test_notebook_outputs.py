@@ -47,7 +47,7 @@ def claims_shown(nb, column="verdict") -> list[str]:
     for out in outputs(nb):
         page = out.get("data", {}).get("text/html", "")
         if "the article&#x27;s claims" in page or "the article's claims" in page:
-            head = re.findall(r"<th[^>]*>(.*?)</th>", page)
+            head = re.findall(r"<th(?:\s[^>]*)?>(.*?)</th>", page)
             for tr in re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1], re.S):
                 rows.append(_html.unescape(re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)[head.index(column)]))
     return rows

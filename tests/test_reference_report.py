@@ -84,7 +84,9 @@ def test_every_column_of_the_summary_table_is_its_field():
         for col, field in (("test acc", "test_acc"), ("test top-2", "test_top2"), ("best eval acc", "best_eval_acc")):
             v = np.array([r[field] for r in runs])
             assert row[col] == f"{v.mean():.4f} ± {v.std(ddof=1):.4f}", (label, col)
-        assert row["train s"] == f"{np.mean([r['train_seconds'] for r in runs]):.1f}"
+        secs = np.array([r["train_seconds"] for r in runs])
+        assert row["train s"] == f"{secs.mean():.1f} ± {secs.std(ddof=1):.1f}"
+        assert row["test acc by seed"] == ", ".join(f"{r['test_acc']:.4f}" for r in runs)
         assert (row["params"], row["MACs"], row["seeds"], row["epochs"]) == (61706, 416520, 3, 4)
 
 

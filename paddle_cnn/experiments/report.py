@@ -11,8 +11,8 @@ from paddle_cnn.experiments.verdicts import by_label as _by_label, verdicts
 from paddle_cnn.text import Table
 from paddle_cnn.training.config import settings_label
 
-RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test top-2",
-               "best eval acc", "train s"]
+RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test acc by seed",
+               "test top-2", "best eval acc", "train s"]
 CLAIM_COLUMNS = ["text", "claimed", "measured", "ours", "n", "95% interval", "verdict", "detectable", "rule",
                  "reason"]
 TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
@@ -147,6 +147,7 @@ def summarize(results) -> list[dict]:
         for key, col in (("test_acc", "test acc"), ("test_top2", "test top-2"), ("best_eval_acc", "best eval acc"),
                          ("train_seconds", "train s")):
             row[col] = mean_std([r.get(key) for r in runs], ".1f" if key == "train_seconds" else ".4f")
+        row["test acc by seed"] = ", ".join(f"{r['test_acc']:.4f}" for r in runs if r.get("test_acc") is not None)
         rows.append(row)
     return rows
 
@@ -349,8 +350,9 @@ def findings(results) -> str:
     what the runs could detect. Generated, so it cannot contradict the tables above it."""
     from paddle_cnn.text import cell, md_escape
     runs = _by_label(results)
-    lines = [f"**{md_escape(results['experiment'])}**, {_profile(results)} profile, {results.get('seeds', 1)} "
-             f"seed(s) per run" + (f" ({md_escape(results['notes'][0])})" if results.get("notes") else "") + ":", ""]
+    seeds = results.get("seeds", 1)
+    lines = [f"**{md_escape(results['experiment'])}**, {md_escape(_profile(results))} profile, {seeds} seed"
+             f"{'s' * (seeds != 1)} per run." + "".join(f" {md_escape(n)}" for n in results.get("notes", [])), ""]
     for row in summarize(results):
         accs = [r["test_acc"] for r in runs[row["run"]] if r.get("test_acc") is not None]
         spread = f", seeds from {min(accs):.4f} to {max(accs):.4f}" if len(accs) > 1 else ""
