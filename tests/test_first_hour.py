@@ -153,3 +153,21 @@ def test_a_profiles_notes_speak_only_of_that_profile():
     for exp in EXPERIMENTS.values():
         for profile in ("smoke", "full"):
             assert not [n for n in notes_for(exp, profile) if "quick:" in n], (exp.name, profile)
+
+
+def test_a_reused_run_keeps_its_finished_time_and_one_seed_shows_no_spread(tmp_path):
+    """Reusing every run changes nothing of the header (it once rewrote 'finished' to the time of the reuse); a
+    run of one seed shows its accuracy without a '± 0.0000' it does not have."""
+    import time
+
+    from paddle_cnn.experiments.report import summarize
+    from paddle_cnn.experiments.runner import run_experiment
+    kw = dict(data_dir=str(ROOT / "data"), logdir=str(tmp_path), progress=False, log=lambda *a: None)
+    first = run_experiment("pool-vs-stride", "smoke", 1, **kw)
+    time.sleep(1.1)
+    again = run_experiment("pool-vs-stride", "smoke", 1, reuse=True, **kw)
+    assert (again["started"], again["finished"]) == (first["started"], first["finished"])
+    retrained = run_experiment("pool-vs-stride", "smoke", 1, **kw)
+    assert retrained["finished"] > first["finished"]
+    rows = summarize(again)
+    assert rows and all("±" not in r["test acc"] and r["test acc"] == f"{float(r['test acc']):.4f}" for r in rows)
