@@ -213,15 +213,15 @@ def cmd_run(args) -> int:
         results = run_experiment(args.experiment, args.profile, args.seeds, args.data_dir, args.logdir, args.resume,
                                  reuse=not (args.resume or args.retrain), overrides=overrides)
     except KeyboardInterrupt as e:  # training.Interrupted says where it stopped and that it saved that state
-        where = f"{e}; " if str(e) else f"finished runs and epochs are saved in {folder}; "
-        again = f"`{os.environ['PADDLE_CNN_RERUN']}`" if os.environ.get("PADDLE_CNN_RERUN") else "the same command"
+        import shlex
+        where = f"{e}; " if str(e) else f"interrupted: finished runs and epochs are saved in {folder}; "
+        again = os.environ.get("PADDLE_CNN_RERUN") or "paddle-cnn " + " ".join(map(shlex.quote, args.argv))
         if args.retrain:
-            print(f"paddle-cnn: interrupted: {where}the finished runs not yet replaced are kept as they were; rerun "
-                  f"{again} to go on retraining (the interrupted run continues where it stopped), or without "
-                  "--retrain to keep them", file=sys.stderr)
+            print(f"paddle-cnn: {where}the finished runs not yet replaced are kept as they were: rerun `{again}` to "
+                  "retrain every run (this one continues where it stopped), or the same without --retrain to keep "
+                  "every finished run as it is now", file=sys.stderr)
         else:
-            print(f"paddle-cnn: interrupted: {where}rerun {again} to continue (finished runs are reused)",
-                  file=sys.stderr)
+            print(f"paddle-cnn: {where}rerun `{again}` to continue (finished runs are reused)", file=sys.stderr)
         return 130
     from paddle_cnn.experiments.report import terminal_summary
     from paddle_cnn.places import experiment_folder
@@ -232,22 +232,35 @@ def cmd_run(args) -> int:
 
 
 def _time_estimate(plans: list, folder: str) -> str:
-    """How long the plans would train, from the seconds per epoch of finished runs in the folder (this machine,
-    the same networks): the dry run's last line."""
+    """The dry run's last line: which plans a run would reuse (finished in the folder with the same fingerprint)
+    and how long the others would train, from the seconds per epoch of the runs there (this machine, the same
+    networks)."""
     import json
 
     from paddle_cnn.experiments.countdown import Countdown
     try:
         with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
-            earlier = json.load(f).get("runs", [])
-    except (OSError, ValueError, AttributeError):
-        earlier = []
-    tag = Countdown(plans, earlier if isinstance(earlier, list) else []).start(plans[0]) if plans else ""
-    if "left" not in tag:
+            old = json.load(f)
+        old = old if isinstance(old, dict) else {}
+    except (OSError, ValueError):
+        old = {}
+    earlier = old.get("runs") if isinstance(old.get("runs"), list) else []
+    done = old.get("plans_done") if isinstance(old.get("plans_done"), dict) else {}
+    todo = [p for p in plans if done.get(p.key) != p.fingerprint]
+
+    def training(these):
+        tag = Countdown(these, earlier).start(these[0]) if these else "[, under 1 s left]"
+        return tag.split(", ", 1)[1].rstrip("]").replace(" left", "") + " of training" if "left" in tag else ""
+    finished = f"{len(plans) - len(todo)} of {len(plans)} plans finished in {folder}/" if len(todo) < len(plans) else ""
+    if not todo:
+        retrain = training(plans)
+        return f"time: {finished}: a run reuses them" + (f"; --retrain: {retrain}" if retrain else "")
+    left = training(todo)
+    if not left:
         return ("time: no run of these networks has finished in this folder yet; once one has, each run's first "
                 "line estimates the time left")
-    return (f"time: {tag.split(', ', 1)[1].rstrip(']').replace(' left', '')} of training, from the seconds per epoch "
-            f"of the runs in {folder}/ (reused runs take none)")
+    return f"time: {left} (seconds per epoch of the runs in {folder}/)" + (f"; {finished} are reused" if finished
+                                                                           else "")
 
 
 def cmd_report(args) -> int:
@@ -364,6 +377,7 @@ def main(argv=None) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: the command a message tells to rerun
         check_paddle()
         if getattr(args, "logdir", "") is None:  # smoke runs apart from real results, as in the notebooks
             from paddle_cnn.experiments.definitions import resolve_profile

@@ -135,10 +135,13 @@ class Table:
     def _align(self, column: str) -> str:
         return "right" if column in self.right else "left"
 
+    def _nowrap(self, column: str) -> str:  # a number ('0.9637 ± 0.0012') is not broken across lines
+        return ";white-space:nowrap" if column in self.right else ""
+
     def _repr_html_(self) -> str:  # each header aligned as its column (Jupyter's own CSS right-aligns headers)
         def tr(cells, bold=False):
             wrap = (lambda c: f"<b>{html.escape(c)}</b>") if bold else html.escape
-            return "<tr>" + "".join(f"<td style='text-align:{self._align(name)}'>{wrap(c)}</td>"
+            return "<tr>" + "".join(f"<td style='text-align:{self._align(name)}{self._nowrap(name)}'>{wrap(c)}</td>"
                                     for c, name in zip(cells, self.columns)) + "</tr>"
         th = "".join(f"<th style='text-align:{self._align(c)}'>{html.escape(c)}</th>" for c in self.columns)
         foot = self._foot()

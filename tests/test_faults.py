@@ -92,8 +92,9 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(reference, tmp_path)
 def test_sigint_checkpoints_the_current_step_exits_130_and_resume_equals_uninterrupted(reference, tmp_path):
     stopped = _run(tmp_path, fault="lenet-s0:2:3:2")  # Ctrl-C (SIGINT) at step 3 of epoch 2 of the first run
     last = _one_line_error(stopped, 130)
-    assert last.startswith("paddle-cnn: interrupted: lenet-s0 interrupted in epoch 2 after step 2; saved in ")
-    assert last.endswith("rerun the same command to continue (finished runs are reused)")
+    assert last.startswith("paddle-cnn: lenet-s0 interrupted in epoch 2 after step 2; saved in ")
+    assert last.endswith(" --seeds 1` to continue (finished runs are reused)")  # the command as typed
+    assert "rerun `paddle-cnn run pool-vs-stride " in last
     saved = ckpt.latest(str(tmp_path / EXP / "_checkpoints" / "lenet-s0"))
     assert os.path.basename(saved) == "epoch-0001-step-000002"  # the two steps done in epoch 2 are kept
     with open(os.path.join(saved, "state.json")) as f:

@@ -236,10 +236,10 @@ def test_a_notebook_on_ai_studio_finds_the_mounted_data_and_writes_under_work(tm
         for folder in (mount, mount.parent):
             folder.chmod(0o755)
     assert images(nb) >= 2
-    saved = json.loads((tmp_path / "work" / "logs" / "smoke" / "bn-ablation" / "results.json").read_text())
+    saved = json.loads((tmp_path / "work" / "smoke-logs" / "bn-ablation" / "results.json").read_text())
     assert not [n for n in saved["notes"] if "generated" in n], saved["notes"]
     assert len(saved["runs"]) == 2
-    assert (tmp_path / "work" / "logs" / "smoke" / "bn-ablation" / "_checkpoints").is_dir()
+    assert (tmp_path / "work" / "smoke-logs" / "bn-ablation" / "_checkpoints").is_dir()
     assert sorted(os.listdir(mount)) == ["cifar-10-python.tar.gz"]
 
 

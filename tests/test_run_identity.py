@@ -269,7 +269,8 @@ def test_the_ctrl_c_hint_under_make_demo_names_make_demo(tmp_path, monkeypatch, 
     assert "rerun `make demo` to continue (finished runs are reused)" in capsys.readouterr().err
     monkeypatch.delenv("PADDLE_CNN_RERUN")
     assert main(["run", "pool-vs-stride", "--profile", "smoke", "--logdir", str(tmp_path)]) == 130
-    assert "rerun the same command to continue" in capsys.readouterr().err
+    assert f"rerun `paddle-cnn run pool-vs-stride --profile smoke --logdir {tmp_path}` to continue" in \
+        capsys.readouterr().err  # the command as typed
     assert 'PADDLE_CNN_RERUN="make demo"' in (ROOT / "Makefile").read_text()
 
 

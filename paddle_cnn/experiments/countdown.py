@@ -26,9 +26,11 @@ class Countdown:
         self.k += 1
         todo = [p for p in self.plans[self.k - 1:] if _epochs(p)]
         known = [self.rate[p.label] * _epochs(p) for p in todo if getattr(p, "label", None) in self.rate]
-        left = "" if not known else \
-            f", {'about' if len(known) == len(todo) else 'over'} {duration(sum(known))} left"
-        return f"[{self.k}/{len(self.plans)}{left}]"
+        if not known:
+            return f"[{self.k}/{len(self.plans)}]"
+        time = duration(sum(known))
+        left = time if time.startswith("under") else f"{'about' if len(known) == len(todo) else 'over'} {time}"
+        return f"[{self.k}/{len(self.plans)}, {left} left]"
 
     def finished(self, plan, row) -> None:
         """Learn the seconds per epoch of a finished training run (its results row)."""

@@ -178,8 +178,12 @@ def check_overrides(overrides) -> dict:
         if k == "seed":
             raise ValueError("the seed is not overridden: the seeds are --seeds K (SEEDS in a notebook), 0..K-1")
         if k not in names:
+            from paddle_cnn.training.config import OTHER_NAMES
             from paddle_cnn.text import did_you_mean
-            raise ValueError(did_you_mean("setting to override", str(k), names))
+            ours = OTHER_NAMES.get(str(k).lower())
+            raise ValueError(f"unknown setting to override {k!r}: it is called {ours} here" if ours else
+                             did_you_mean("setting to override", str(k), names, "`paddle-cnn run EXP --dry-run` "
+                                          "shows the settings; docs/python.md lists every TrainConfig field"))
         if k in OVERRIDABLE_DATA and v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ValueError(f"{k} must be a positive integer (images) or None (all), got {v!r}")
     TrainConfig().replace(**{k: v for k, v in overrides.items() if k not in OVERRIDABLE_DATA})  # validates values

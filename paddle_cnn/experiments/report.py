@@ -13,6 +13,8 @@ from paddle_cnn.training.config import settings_label
 
 RUN_COLUMNS = ["run", "model", "seeds", "params", "MACs", "images", "epochs", "test acc", "test acc by seed",
                "test top-2", "best eval acc", "train s"]
+RUN_NUMBERS = ("seeds", "params", "MACs", "epochs", "test acc", "test acc by seed", "test top-2", "best eval acc",
+               "train s")
 CLAIM_COLUMNS = ["text", "claimed", "measured", "ours", "n", "95% interval", "verdict", "detectable", "rule",
                  "reason"]
 TIMING_COLUMNS = ["model", "input", "batch", "forward s/batch", "forward-backward s/batch", "forward img/s",
@@ -166,6 +168,17 @@ def judged_here(claims: list) -> list:
                                       or c.get("verdict") == "not judged here")]
 
 
+def visualdl_command() -> str:
+    """'visualdl' when it is on PATH, else the one installed beside this Python ('.venv/bin/visualdl')."""
+    import shutil
+    import sys
+
+    beside = os.path.join(os.path.dirname(sys.executable), "visualdl")
+    if shutil.which("visualdl") or not os.path.exists(beside):
+        return "visualdl"
+    return os.path.relpath(beside) if beside.startswith(os.getcwd().rstrip(os.sep) + os.sep) else beside
+
+
 def terminal_summary(results, folder: str) -> str:
     """The end of `paddle-cnn run` in at most 100 columns: the runs (mean ± std over seeds), one line per claim
     judged here with its verdict and our figure, and where the full table (results.md) is."""
@@ -192,7 +205,8 @@ def terminal_summary(results, folder: str) -> str:
             text = f"{c['verdict']:<{width}}  {c['text']}" + (f": {figure}" if figure else "")
             lines.append(wrap("  " + text, WIDTH, " " * (width + 4)))
     lines += ["", f"results: {shown(os.path.join(folder, 'results.md'))} (plots beside it)",
-              f"curves:  visualdl --logdir {shown(os.path.dirname(folder))} --language en --disable-telemetry"]
+              f"curves:  {visualdl_command()} --logdir {shown(os.path.dirname(folder))} --language en "
+              "--disable-telemetry"]
     return "\n".join(lines)
 
 
@@ -315,6 +329,15 @@ def claims_table(results, title: str = "") -> Table:
 COMPACT_COLUMNS = ["text", "claimed", "ours", "n", "95% interval", "verdict", "detectable", "rule", "reason"]
 
 
+def _rule_name(rule) -> str:
+    """A claim row's rule by its name, with its p-value if it has one ('better (p = 0.338)'): the rules are
+    stated once, below the table."""
+    import re
+    rule = str(rule or "")
+    p = re.search(r"\bp = [0-9.e-]+", rule)
+    return rule.split(":")[0] + (f" ({p.group(0)})" if p else "")
+
+
 def compact_claims(results) -> list[tuple[str, object]]:
     """The claims as a notebook shows them: a table of those judged here (the columns some row fills), then the
     others of the article in one paragraph, grouped by the notebook that judges them (linked) or 'not judged',
@@ -322,7 +345,8 @@ def compact_claims(results) -> list[tuple[str, object]]:
     from paddle_cnn.experiments.catalog import NOTEBOOKS
     from paddle_cnn.text import md_escape
     claims = results.get("claims", [])
-    judged = [{**c, "95% interval": c.get("interval", "")} for c in judged_here(claims)]
+    judged = [{**c, "95% interval": c.get("interval", ""), "rule": _rule_name(c.get("rule"))}
+              for c in judged_here(claims)]
     columns = [c for c in COMPACT_COLUMNS if any(r.get(c) not in (None, "") for r in judged)]
     parts = [("table", Table(judged, columns, "the article's claims judged here"))] if judged else []
     elsewhere: dict = {}
@@ -422,7 +446,8 @@ def sections(results, compact: bool = False, rules: bool = True) -> list[tuple[s
         parts.append(("md", "**Settings the article does not print, assumed here:**\n\n"
                       + "\n".join(f"- {a}" for a in exp.assumed)))
     if results.get("runs"):
-        parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds")),
+        parts += [("table", Table(summarize(results), RUN_COLUMNS, "runs: mean ± std over seeds",
+                                  right=RUN_NUMBERS)),
                   ("figure", "curves"), ("figure", "final")]
         if any(len(runs) < 2 for runs in by_label(results).values()):
             parts.append(("md", "One seed per run: the plots show no spread; use 3 seeds or more to see the noise."))

@@ -271,8 +271,9 @@ def judge_fewer(a, b) -> dict:
     """A count (parameters, MACs) of two models: exact, so no interval; 'reproduced' when a < b."""
     if a is None or b is None:
         return {"reason": "not recorded for these runs (rerun them)"}
-    change = abs(a - b) / b if b else float("nan")
-    return {"ours": f"{a:,} vs {b:,} ({change:.0%} {'fewer' if a < b else 'more' if a > b else 'the same'})", "n": 1,
+    change = abs(a - b) / b if b else float("nan")  # the first against the second, as the claim orders them
+    return {"ours": f"{a:,} vs {b:,} (the first {change:.0%} {'fewer' if a < b else 'more' if a > b else 'alike'})",
+            "n": 1,
             "verdict": "reproduced" if a < b else "not reproduced", "rule": "exact count of the two models"}
 
 

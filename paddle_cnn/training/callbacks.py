@@ -170,10 +170,11 @@ class Progress(Callback):
             from tqdm.auto import tqdm
 
             from paddle_cnn.text import WIDTH
-            cols = shutil.get_terminal_size((WIDTH, 24)).columns  # 0 on a terminal that reports no size
+            size = shutil.get_terminal_size((WIDTH, 24))  # 0 x 0 on a terminal that reports no size
             self.bar = tqdm(total=total, desc=state.name or "fit", initial=done + state.ep.step, leave=True,
-                            ncols=min(cols, WIDTH) if cols >= 40 else WIDTH, unit="step",
-                            bar_format="{desc} {bar} {percentage:3.0f}% [{elapsed}<{remaining}]{postfix}")
+                            ncols=min(size.columns, WIDTH) if size.columns >= 40 else WIDTH, unit="step",
+                            nrows=size.lines if size.lines >= 2 else 24,  # tqdm draws nothing beyond nrows
+                            bar_format="{desc} {bar:20} {percentage:3.0f}% [{elapsed}<{remaining}]{postfix}")
             self.bar.set_postfix_str(f"epoch {state.epoch + 1}/{state.config.epochs}", refresh=False)
 
     def on_sync(self, state, losses):
