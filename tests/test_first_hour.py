@@ -171,3 +171,40 @@ def test_a_reused_run_keeps_its_finished_time_and_one_seed_shows_no_spread(tmp_p
     assert retrained["finished"] > first["finished"]
     rows = summarize(again)
     assert rows and all("±" not in r["test acc"] and r["test acc"] == f"{float(r['test acc']):.4f}" for r in rows)
+
+
+def test_wrapped_lines_fit_their_columns_with_chinese_text():
+    """wrap() keeps every line within the width in terminal columns, a Chinese character counted as two (written
+    here with unicodedata), and loses no word."""
+    import unicodedata
+
+    from paddle_cnn.text import wrap
+
+    def columns(line):
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    text = ("  reproduced (quick)  but the improved LeNet has more parameters than the original "
+            "(参数量上是高于原始的参数量上是高于原始的): 61,706 vs 66,346 " + "增强了模型的泛化能力" * 6)
+    for width in (40, 60, 100):
+        lines = wrap(text, width, " " * 8).splitlines()
+        assert all(columns(line) <= width for line in lines), (width, lines)
+        assert "".join(line.strip() for line in lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_generated_markdown_renders_literally_and_html_headers_align_with_their_columns():
+    """Through nbconvert's own Markdown renderer (what a rendered notebook shows), escaped generated text keeps its
+    asterisks and underscores; a Table's HTML aligns each header as its column's cells."""
+    import re
+
+    nbconvert = pytest.importorskip("nbconvert")  # noqa: F841
+    from nbconvert.filters.markdown import markdown2html
+
+    from paddle_cnn.text import Table, md_escape
+    text = "conv1 parameters 11*11*3*96+96 = 34,848; LeNet_nopool a_b_c [x] <b> |"
+    html = markdown2html(f"- **{md_escape(text)}**: ours")
+    assert "11*11*3*96+96" in html and "LeNet_nopool a_b_c" in html and "<em>" not in html, html
+    assert "&lt;b&gt;" in html
+    table = Table([{"run": "lenet", "params": 61706, "acc": "0.9637 ± 0.0012"}], ["run", "params", "acc"],
+                  right=("params", "acc"))._repr_html_()
+    heads = re.findall(r"<th style='text-align:(\w+)", table)
+    cells = re.findall(r"<td style='text-align:(\w+)", table)
+    assert heads == cells == ["left", "right", "right"]
