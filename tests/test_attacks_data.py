@@ -164,6 +164,13 @@ def test_list_file_paths_must_stay_inside_the_data_folder(tmp_path, how):
 
 # ------------------------------------------------------------------ 3. memory and hangs (bounded subprocesses)
 
+def test_the_first_label_past_the_classes_bound_is_refused(tmp_path):
+    """MAX_CLASSES itself is one too many (labels are 0..MAX_CLASSES-1)."""
+    lists(tmp_path, Train=f"cls/img_000.jpg {MAX_CLASSES}\n")
+    assert_refused(run("tricks-caltech16", tmp_path, tmp_path / "logs"), tmp_path / "logs", "Train.txt line 13",
+                   f"label {MAX_CLASSES}", f"0..{MAX_CLASSES - 1}")
+
+
 def test_a_huge_list_file_label_is_refused_without_the_memory(tmp_path):
     lists(tmp_path, Train="cls/img_000.jpg 100000000\n")
     o = run("tricks-caltech16", tmp_path, tmp_path / "logs", bounded=True)

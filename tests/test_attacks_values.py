@@ -42,6 +42,7 @@ def test_a_non_finite_pixel_in_arrays_is_refused_before_training(where, spoil):
     class Seen(Callback):
         def on_epoch_end(self, state):
             trained.append(state.epoch)
+    (x if where == "train" else ex)[23, 0, 5, 5] = spoil  # the message names the first of them
     with pytest.raises(DataError, match=r"image 17 holds NaN or infinite values"):
         fit(model, (x, y), (ex, ey), TrainConfig(epochs=1, batch_size=16), [Seen()], **QUIET)
     assert trained == []
@@ -135,6 +136,8 @@ def test_output_to_a_full_device_blames_the_output_not_the_disk_of_the_logs():
     ({"OMP_NUM_THREADS": "100000"}, ["OMP_NUM_THREADS=100000", "more than"]),
     ({"PADDLE_CNN_THREADS": "²"}, ["PADDLE_CNN_THREADS='²'", "not a number of threads"]),
     ({"PADDLE_TRAINER_ID": "abc"}, ["PADDLE_TRAINER_ID='abc'", "not a whole number"]),
+    ({"PADDLE_CNN_THREADS": "0"}, ["PADDLE_CNN_THREADS='0'", "not a number of threads"]),
+    ({"PADDLE_TRAINER_ID": "2", "PADDLE_TRAINERS_NUM": "2"}, ["PADDLE_TRAINER_ID=2 with PADDLE_TRAINERS_NUM=2"]),
 ])
 def test_bad_thread_and_rank_variables_are_one_line_naming_the_variable(tmp_path, env, words):
     """Before: a segfault leaving .lock (10**7 threads), an abort (OMP 100000), 'invalid literal for int()'."""
@@ -149,6 +152,8 @@ def test_bad_thread_and_rank_variables_are_one_line_naming_the_variable(tmp_path
     (["--seeds", "1000000000"], ["--seeds 1000000000", "more than 100"]),
     (["--seeds", "1000000000", "--dry-run"], ["--seeds 1000000000", "more than 100"]),
     (["--logdir", ""], ["--logdir is empty"]),
+    (["--logdir", "   "], ["--logdir is empty"]),
+    (["--seeds", "101", "--dry-run"], ["--seeds 101", "more than 100"]),
 ])
 def test_huge_seeds_and_an_empty_logdir_are_refused_at_once(tmp_path, argv, words):
     """Before: --seeds 10**9 hung and grew (2.7 GB at 120 s, also with --dry-run); --logdir "" used logs/."""
@@ -168,6 +173,21 @@ def test_milestones_are_checked_when_the_settings_are_made(milestones):
 def test_threads_in_the_api_are_bounded():
     with pytest.raises(ValueError, match="threads=10000000 threads is more than"):
         TrainConfig(threads=10 ** 7)
+    from paddle_cnn.device import available_cores, check_thread_count
+    check_thread_count(4 * available_cores(), "X")  # the bound itself is allowed: 4 per core
+    with pytest.raises(ValueError, match="more than"):
+        check_thread_count(4 * available_cores() + 1, "X")
+
+
+def test_the_seed_bound_and_the_timed_runs_at_their_edges():
+    """100 seeds per run are planned, 101 refused; the step timing times the seed-0 plan of each run."""
+    from paddle_cnn.experiments.plans import MAX_RUN_SEEDS, StepTimingPlan, plan_experiment
+    assert MAX_RUN_SEEDS == 100
+    assert len([p for p in plan_experiment("pool-vs-stride", "smoke", 100) if p.key.startswith("lenet-")]) == 100
+    with pytest.raises(ValueError, match="more than 100"):
+        plan_experiment("pool-vs-stride", "smoke", 101)
+    timing = [p for p in plan_experiment("alexnet-mnist", "smoke", 3) if isinstance(p, StepTimingPlan)]
+    assert len(timing) == 1 and [(p.label, p.seed) for p in timing[0].runs] == [("alexnet", 0), ("alexnet_lrn", 0)]
 
 
 def test_an_eval_set_of_another_size_is_refused_before_the_first_step():

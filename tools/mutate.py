@@ -53,6 +53,7 @@ REF_REPORT = "tests/test_reference_report.py"
 REF_ID = "tests/test_reference_identity.py"
 RUN_ID = "tests/test_run_identity.py"
 FH = "tests/test_first_hour.py"
+EDGES = "tests/test_edges.py"
 
 MUTATIONS = [
     # ------------------------------------------------------------------ the 16 that once survived every test
@@ -537,6 +538,58 @@ MUTATIONS = [
     M("data: a missing data set in a notebook shows the whole stack", "paddle_cnn/data/common.py",
       [("    def _render_traceback_(self) -> list[str]:  # IPython", "    def _unused(self) -> list[str]:  # IPython")],
       FH + "::test_a_notebook_without_its_data_is_one_line_with_the_smoke_hint"),
+    # ------------------------------------------------------------------ edges an unseen-mutation review found untested
+    M("cost: three rounds not judged", "paddle_cnn/experiments/verdicts.py",
+      [("    if len(xs) < MIN_SEEDS:\n        return {\"ours\": f\"x{ratio:.3f}\"", "    if len(xs) <= MIN_SEEDS:\n        return {\"ours\": f\"x{ratio:.3f}\"")],
+      EDGES + "::test_the_cost_verdict_judges_from_three_rounds_and_shows_the_geometric_mean"),
+    M("cost: arithmetic mean of the ratios shown", "paddle_cnn/experiments/verdicts.py",
+      [("    ratio = float(np.exp(np.mean(log_ratios(xs, ys))))", "    ratio = float(np.mean(np.asarray(xs) / np.asarray(ys)))")],
+      EDGES + "::test_the_cost_verdict_judges_from_three_rounds_and_shows_the_geometric_mean"),
+    M("step timing: the fastest round, not the median", "paddle_cnn/experiments/runner.py",
+      [("sorted(seconds[label])[len(seconds[label]) // 2]", "sorted(seconds[label])[0]")],
+      EDGES + "::test_step_timing_rows_hold_the_median_and_every_model_warms_up_once"),
+    M("step timing: no warm-up step", "paddle_cnn/experiments/timing.py", [("        timed(name, 0, 1)", "        timed(name, 0, 0)")],
+      EDGES + "::test_step_timing_rows_hold_the_median_and_every_model_warms_up_once"),
+    M("caltech: 8-bit values in a 32-bit image scaled as 16-bit", "paddle_cnn/data/caltech.py",
+      [("            full = 65535 if a.max() > 255 else 255", "            full = 65535")],
+      EDGES + "::test_a_32_bit_grey_image_within_0_255_keeps_its_brightness"),
+    M("dashboard: hidden curves never restored", "paddle_cnn/training/vdl_records.py",
+      [("    found = sorted(glob.glob(os.path.join(run_dir, RETIRED + \"*\")))", "    found = []")],
+      EDGES + "::test_curves_hidden_by_fewer_seeds_come_back_when_the_seeds_do"),
+    M("runner: a replacement folder taken for a foreign run", "paddle_cnn/experiments/runner.py",
+      [("        run = name[:-len(STAGED)] if name.endswith(STAGED) else name", "        run = name")],
+      EDGES + "::test_an_interrupted_replacement_is_not_a_foreign_run_and_a_file_in_its_place_is_refused"),
+    M("runner: a file at <run>.next not refused", "paddle_cnn/experiments/runner.py",
+      [('            wanted += [(f(folder, p) + end, "folder") for f in (checkpoint_dir, records_dir) for end in ("", STAGED)]',
+        '            wanted += [(f(folder, p) + end, "folder") for f in (checkpoint_dir, records_dir) for end in ("",)]')],
+      EDGES + "::test_an_interrupted_replacement_is_not_a_foreign_run_and_a_file_in_its_place_is_refused"),
+    M("files: the finished folder deleted before the swap", "paddle_cnn/files.py",
+      [("        os.rename(target, aside)", "        _remove(target)")],
+      EDGES + "::test_a_swap_cut_between_its_two_renames_is_put_back"),
+    M("files: the lock refusal without its folder", "paddle_cnn/files.py",
+      [("self.refusal.format(folder=os.path.dirname(self.path))", "self.refusal.format(folder=\"the folder\")")],
+      EDGES + "::test_the_lock_refusal_names_its_folder"),
+    M("cli: no final flush of the output", "paddle_cnn/cli.py",
+      [("            sys.stdout.flush()  # a full device", "            pass  # a full device")],
+      EDGES + "::test_output_to_a_full_device_is_one_line_without_pythons_unbuffered_mode"),
+    M("device: zero threads ignored", "paddle_cnn/device.py", [("    if not n:\n", "    if n is None:\n")],
+      "tests/test_attacks_values.py::test_bad_thread_and_rank_variables_are_one_line_naming_the_variable"),
+    M("device: rank equal to the world accepted", "paddle_cnn/device.py", [("rank >= world", "rank > world")],
+      "tests/test_attacks_values.py::test_bad_thread_and_rank_variables_are_one_line_naming_the_variable"),
+    M("device: the thread bound itself refused", "paddle_cnn/device.py", [("    if n > max_threads():", "    if n >= max_threads():")],
+      "tests/test_attacks_values.py::test_threads_in_the_api_are_bounded"),
+    M("plans: 100 seeds refused", "paddle_cnn/experiments/plans.py", [("    if seeds > MAX_RUN_SEEDS:", "    if seeds >= MAX_RUN_SEEDS:")],
+      "tests/test_attacks_values.py::test_the_seed_bound_and_the_timed_runs_at_their_edges"),
+    M("plans: step timing of the last seed", "paddle_cnn/experiments/plans.py",
+      [("isinstance(p, TrainPlan) and p.seed == 0}", "isinstance(p, TrainPlan)}")],
+      "tests/test_attacks_values.py::test_the_seed_bound_and_the_timed_runs_at_their_edges"),
+    M("places: a blank --logdir accepted", "paddle_cnn/places.py", [("not str(logdir).strip()", "not str(logdir)")],
+      "tests/test_attacks_values.py::test_huge_seeds_and_an_empty_logdir_are_refused_at_once"),
+    M("adapt: the last bad image named", "paddle_cnn/data/adapt.py", [("image {int(bad[0])} holds", "image {int(bad[-1])} holds")],
+      "tests/test_attacks_values.py::test_a_non_finite_pixel_in_arrays_is_refused_before_training"),
+    M("caltech: label MAX_CLASSES accepted", "paddle_cnn/data/caltech.py",
+      [("            if not 0 <= label < MAX_CLASSES:", "            if not 0 <= label <= MAX_CLASSES:")],
+      "tests/test_attacks_data.py::test_the_first_label_past_the_classes_bound_is_refused"),
 ]
 
 def _copy_tree(dst: str) -> None:
