@@ -164,3 +164,68 @@ def test_output_to_a_full_device_is_one_line_without_pythons_unbuffered_mode():
                            stderr=subprocess.PIPE, text=True, env=env, timeout=120)
     assert r.returncode == 2 and r.stderr.strip() == ("paddle-cnn: error: cannot write the output (No space left on "
                                                        "device); nothing else was affected"), r.stderr
+
+
+def _finished(tmp_path, seeds=1):
+    from paddle_cnn.experiments.runner import run_experiment
+    run_experiment("pool-vs-stride", "smoke", seeds, data_dir=str(ROOT / "data"), logdir=str(tmp_path), **QUIET)
+    return tmp_path / "pool-vs-stride"
+
+
+def test_a_swap_cut_inside_the_checkpoints_folder_is_settled_at_the_next_start(tmp_path):
+    """The checkpoint folder moved aside (`_checkpoints/.tmp-replaced-<run>`) and nothing in its place: the next
+    start puts it back, and the finished run is reused as it was."""
+    from paddle_cnn import files
+    from paddle_cnn.experiments.runner import run_experiment
+    folder = _finished(tmp_path)
+    ckpts = folder / "_checkpoints"
+    os.rename(ckpts / "lenet-s0", ckpts / (files.REPLACED + "lenet-s0"))
+    lines = []
+    run_experiment("pool-vs-stride", "smoke", 1, data_dir=str(ROOT / "data"), logdir=str(tmp_path), reuse=True,
+                   progress=False, log=lines.append)
+    assert (ckpts / "lenet-s0").is_dir() and not list(ckpts.glob(files.REPLACED + "*"))
+    assert any(line.startswith("lenet-s0: finished earlier") for line in lines), lines
+
+
+def test_crash_leftovers_inside_replacement_folders_are_removed_at_start(tmp_path):
+    """Temporary files a crash left in `<run>.next` (VisualDL's merges) and unfinished epoch folders in
+    `_checkpoints/<run>.next` are removed when the next run starts, like those in the run's own folders."""
+    from paddle_cnn.experiments.runner import run_experiment
+    folder = _finished(tmp_path)
+    (folder / "lenet-s0.next").mkdir()
+    (folder / "lenet-s0.next" / ".tmp-vdlrecords.1.log").write_text("half")
+    (folder / "_checkpoints" / "lenet-s0.next" / ".tmp-epoch-0001").mkdir(parents=True)
+    run_experiment("pool-vs-stride", "smoke", 1, data_dir=str(ROOT / "data"), logdir=str(tmp_path), reuse=True,
+                   **QUIET)
+    assert not list(folder.rglob(".tmp-*"))
+
+
+def test_resume_checks_replacement_checkpoints_before_any_plan_runs(tmp_path):
+    """--resume with another plan's checkpoint in a later run's `_checkpoints/<run>.next`: refused before the
+    first plan trains (results.json and the first run's records unchanged)."""
+    import shutil
+
+    from paddle_cnn.experiments.runner import run_experiment
+    folder = _finished(tmp_path)
+    shutil.copytree(folder / "_checkpoints" / "lenet-s0", folder / "_checkpoints" / "lenet_nopool-s0.next")
+    (folder / "_checkpoints" / "lenet-s0").rename(folder / "lenet-s0-aside")  # lenet-s0 would train first
+    before = {p: p.read_bytes() for p in [folder / "results.json", *(folder / "lenet-s0").glob("*")]}
+    with pytest.raises(Exception, match="lenet_nopool-s0.next"):
+        run_experiment("pool-vs-stride", "smoke", 1, data_dir=str(ROOT / "data"), logdir=str(tmp_path),
+                       resume=True, **QUIET)
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_finished_run_with_records_but_no_checkpoints_is_replaced_beside_them(tmp_path):
+    """Its checkpoints deleted, its VisualDL records still there: --retrain trains the replacement in
+    `<run>.next`, so an interruption leaves the finished run's curves as they were."""
+    import shutil
+
+    from paddle_cnn.experiments.plans import plan_experiment
+    from paddle_cnn.experiments.runner import DataCache, place
+    folder = _finished(tmp_path)
+    shutil.rmtree(folder / "_checkpoints" / "lenet-s0")
+    data = DataCache(str(ROOT / "data"), str(folder), lambda m: None)
+    plan = data.resolve([p for p in plan_experiment("pool-vs-stride", "smoke", 1) if p.key == "lenet-s0"])[0]
+    at = place(plan, str(folder), data, resume=False, reuse=False, log=lambda m: None)
+    assert at.staged and at.records.endswith("lenet-s0.next") and at.checkpoints.endswith("lenet-s0.next")

@@ -590,6 +590,19 @@ MUTATIONS = [
     M("caltech: label MAX_CLASSES accepted", "paddle_cnn/data/caltech.py",
       [("            if not 0 <= label < MAX_CLASSES:", "            if not 0 <= label <= MAX_CLASSES:")],
       "tests/test_attacks_data.py::test_the_first_label_past_the_classes_bound_is_refused"),
+    M("runner: records alone do not make a run replaced beside itself", "paddle_cnn/experiments/runner.py",
+      [("    if _occupied(own.checkpoints) or _occupied(own.records):", "    if _occupied(own.checkpoints):")],
+      EDGES + "::test_a_finished_run_with_records_but_no_checkpoints_is_replaced_beside_them"),
+    M("runner: a swap cut in _checkpoints never settled", "paddle_cnn/experiments/runner.py",
+      [('    for d in (folder, os.path.join(folder, "_checkpoints")):  # a swap', '    for d in (folder,):  # a swap')],
+      EDGES + "::test_a_swap_cut_inside_the_checkpoints_folder_is_settled_at_the_next_start"),
+    M("runner: leftovers in replacement folders kept", "paddle_cnn/experiments/runner.py",
+      [('for f in (records_dir, checkpoint_dir) for end in ("", STAGED)]:', 'for f in (records_dir, checkpoint_dir) for end in ("",)]:')],
+      EDGES + "::test_crash_leftovers_inside_replacement_folders_are_removed_at_start"),
+    M("runner: --resume skips replacement checkpoints", "paddle_cnn/experiments/runner.py",
+      [("            for path in (checkpoint_dir(folder, plan), checkpoint_dir(folder, plan) + STAGED):",
+        "            for path in (checkpoint_dir(folder, plan),):")],
+      EDGES + "::test_resume_checks_replacement_checkpoints_before_any_plan_runs"),
 ]
 
 def _copy_tree(dst: str) -> None:
