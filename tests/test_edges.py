@@ -229,3 +229,25 @@ def test_a_finished_run_with_records_but_no_checkpoints_is_replaced_beside_them(
     plan = data.resolve([p for p in plan_experiment("pool-vs-stride", "smoke", 1) if p.key == "lenet-s0"])[0]
     at = place(plan, str(folder), data, resume=False, reuse=False, log=lambda m: None)
     assert at.staged and at.records.endswith("lenet-s0.next") and at.checkpoints.endswith("lenet-s0.next")
+
+
+def test_a_lock_file_replaced_while_it_was_being_locked_is_not_held_twice(tmp_path, monkeypatch):
+    """Run A opens .lock; before A locks it, the run holding it ends (removes the file) and run B takes a new
+    .lock. A's lock on the removed file must not count: A finds the file is not the folder's and is refused by
+    B's lock, never two runs in one folder."""
+    import fcntl
+
+    from paddle_cnn.files import FolderLock
+    path, real, holder, raced = tmp_path / ".lock", fcntl.flock, FolderLock(str(tmp_path)), []
+
+    def racing(f, op):
+        if not raced and op & fcntl.LOCK_EX:
+            raced.append(1)
+            os.remove(path)
+            holder.__enter__()  # run B: a new lock file, held
+        return real(f, op)
+    monkeypatch.setattr(fcntl, "flock", racing)
+    with pytest.raises(ValueError, match="locked"):
+        FolderLock(str(tmp_path)).__enter__()
+    assert raced
+    holder.__exit__(None, None, None)
