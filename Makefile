@@ -26,9 +26,10 @@ $(VENV26)/.installed: pyproject.toml
 # a fresh 2-core machine: about 1 min of set-up, 1 min 40 s of training on an AMD EPYC, 3-4 min on a Xeon);
 # notebook 03 then shows (reuses) these runs
 demo: $(VENV)/.installed
-	PADDLE_CNN_RERUN="make demo" $(PY) -m paddle_cnn run pool-vs-stride --profile quick --seeds 3
-	@echo "notebook:     $(VENV)/bin/jupyter lab notebooks/03_pool_vs_stride2_mnist.ipynb"
-	@echo "layer tables: $(VENV)/bin/paddle-cnn summary lenet_nopool   (or: source $(VENV)/bin/activate)"
+	@echo "paddle-cnn run pool-vs-stride --profile quick --seeds 3"
+	@PADDLE_CNN_RERUN="make demo" $(PY) -m paddle_cnn run pool-vs-stride --profile quick --seeds 3
+	@echo "notebook: $(VENV)/bin/jupyter lab notebooks/03_pool_vs_stride2_mnist.ipynb"
+	@echo "layers:   $(VENV)/bin/paddle-cnn summary lenet_nopool   (or: source $(VENV)/bin/activate)"
 
 # unit tests and every notebook under the smoke profile, in one pytest run; notebook 00 is executed in a fresh
 # kernel and compared cell by cell with its committed outputs by tests/test_notebook_outputs.py, so nbmake skips it

@@ -165,8 +165,10 @@ def test_a_reused_run_keeps_its_finished_time_and_one_seed_shows_no_spread(tmp_p
     kw = dict(data_dir=str(ROOT / "data"), logdir=str(tmp_path), progress=False, log=lambda *a: None)
     first = run_experiment("pool-vs-stride", "smoke", 1, **kw)
     time.sleep(1.1)
-    again = run_experiment("pool-vs-stride", "smoke", 1, reuse=True, **kw)
+    lines = []
+    again = run_experiment("pool-vs-stride", "smoke", 1, reuse=True, **{**kw, "log": lines.append})
     assert (again["started"], again["finished"]) == (first["started"], first["finished"])
+    assert "2 of 2 plans reused: --retrain (RETRAIN = True in a notebook) trains them again" in lines
     retrained = run_experiment("pool-vs-stride", "smoke", 1, **kw)
     assert retrained["finished"] > first["finished"]
     rows = summarize(again)

@@ -64,6 +64,9 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
                 log(f"{plan.key}: finished earlier with the same plan [{plan.fingerprint}]: reused, not retrained")
             else:
                 todo.append(plan)
+        if len(todo) < len(plans):
+            log(f"{len(plans) - len(todo)} of {len(plans)} plans reused: --retrain (RETRAIN = True in a notebook) "
+                "trains them again")
         from paddle_cnn.experiments.countdown import Countdown
         countdown = Countdown(todo, results.data["runs"])
         for plan in todo:
