@@ -110,6 +110,7 @@ def test_the_full_profile_on_a_cpu_warns_before_training(tmp_path, monkeypatch):
         raise Stop
     monkeypatch.setattr(runner, "execute", first_plan)
     monkeypatch.setattr(runner.DataCache, "resolve", lambda self, plans: plans)  # full MNIST is not here
+    monkeypatch.setattr(runner, "work_per_epoch", lambda plans, data: {})
     with pytest.raises(Stop):
         runner.run_experiment("pool-vs-stride", "full", 3, str(ROOT / "data"), str(tmp_path), log=lines.append,
                               progress=False)
@@ -210,3 +211,20 @@ def test_generated_markdown_renders_literally_and_html_headers_align_with_their_
     heads = re.findall(r"<th style='text-align:(\w+)", table)
     cells = re.findall(r"<td style='text-align:(\w+)", table)
     assert heads == cells == ["left", "right", "right"]
+
+
+def test_the_countdown_estimates_a_network_not_timed_yet_by_its_work():
+    """Arithmetic written here: network a took 20 s for 2 epochs (10 s per epoch at 100 units of work per epoch);
+    b does 300 units per epoch, so 30 s per epoch; 2 epochs of each still to run: 20 + 60 s = 1 min 20 s. Without
+    b's work the line says 'over' the 20 s it knows; with nothing timed it says nothing."""
+    from types import SimpleNamespace
+
+    from paddle_cnn.experiments.countdown import Countdown
+
+    def plan(label):
+        return SimpleNamespace(label=label, config=SimpleNamespace(epochs=2))
+    plans = [plan("a"), plan("b")]
+    earlier = [{"label": "a", "epochs": 2, "train_seconds": 20.0}]
+    assert Countdown(plans, earlier, {"a": 100, "b": 300}).start(plans[0]) == "[1/2, about 1 min 20 s left]"
+    assert Countdown(plans, earlier, {"a": 100}).start(plans[0]) == "[1/2, over 20 s left]"
+    assert Countdown(plans, [], {"a": 100, "b": 300}).start(plans[0]) == "[1/2]"

@@ -1,5 +1,6 @@
 """'run k of n' and the time left while an experiment runs: each run's seconds per epoch, measured on the runs
-finished so far (this time, or earlier in the same folder) and applied to the epochs still to train."""
+finished so far (this time, or earlier in the same folder) and applied to the epochs still to train; a network not
+timed yet is estimated from the others' seconds per unit of work (multiply-accumulates per image x images)."""
 from __future__ import annotations
 
 from paddle_cnn.text import duration
@@ -12,20 +13,30 @@ def _epochs(plan) -> int:
 
 class Countdown:
     """Counts the plans to execute and estimates the time left from seconds per epoch, per run label (the seeds of
-    one label train the same network): an estimate only once every training run still to come has a measured
-    label, 'over' when some have, nothing before the first. Timing and arithmetic plans are counted, not timed."""
+    one label train the same network). A label not timed yet: from its work per epoch (`work`: label -> MACs per
+    image x training images) at the timed labels' mean seconds per unit of work; 'over' (a lower bound) when that
+    is unknown too; nothing before the first run. Timing and arithmetic plans are counted, not timed."""
 
-    def __init__(self, plans: list, earlier_runs: list = ()):
-        self.plans, self.k, self.rate = list(plans), 0, {}
+    def __init__(self, plans: list, earlier_runs: list = (), work: dict | None = None):
+        self.plans, self.k, self.rate, self.work = list(plans), 0, {}, dict(work or {})
         for r in earlier_runs:  # rows kept from before (or being replaced): the same networks on this machine
             if r.get("label") and r.get("epochs") and r.get("train_seconds"):
                 self.rate.setdefault(r["label"], r["train_seconds"] / r["epochs"])
+
+    def _per_epoch(self, label) -> float | None:
+        if label in self.rate:
+            return self.rate[label]
+        per_unit = [self.rate[k] / self.work[k] for k in self.rate if self.work.get(k)]
+        if per_unit and self.work.get(label):
+            return sum(per_unit) / len(per_unit) * self.work[label]
+        return None
 
     def start(self, plan) -> str:
         """The tag of the plan about to run: '[2/6, about 1 min 20 s left]' (its own time included)."""
         self.k += 1
         todo = [p for p in self.plans[self.k - 1:] if _epochs(p)]
-        known = [self.rate[p.label] * _epochs(p) for p in todo if getattr(p, "label", None) in self.rate]
+        per_epoch = [self._per_epoch(getattr(p, "label", None)) for p in todo]
+        known = [s * _epochs(p) for p, s in zip(todo, per_epoch) if s is not None]
         if not known:
             return f"[{self.k}/{len(self.plans)}]"
         time = duration(sum(known))

@@ -68,7 +68,7 @@ def run_experiment(name: str, profile: str | None = None, seeds: int = 3, data_d
             log(f"{len(plans) - len(todo)} of {len(plans)} plans reused: --retrain (RETRAIN = True in a notebook) "
                 "trains them again")
         from paddle_cnn.experiments.countdown import Countdown
-        countdown = Countdown(todo, results.data["runs"])
+        countdown = Countdown(todo, results.data["runs"], work_per_epoch(todo, data))
         for plan in todo:
             at = place(plan, folder, data, resume, reuse, log) if isinstance(plan, TrainPlan) else None
             row = execute(plan, folder, data, at, progress, log, countdown.start(plan))
@@ -124,6 +124,25 @@ def step_timing(plan: StepTimingPlan, data: "DataCache", first, log) -> list[dic
              "rounds": plan.rounds, "steps": plan.steps, "seconds": seconds[label],
              "s/step": float(sorted(seconds[label])[len(seconds[label]) // 2]), "device": paddle.get_device()}
             for label, p in zip(models, plan.runs)]
+
+
+def work_per_epoch(plans: list, data: "DataCache") -> dict:
+    """Run label -> multiply-accumulates of one epoch's forward passes (MACs per image x training images), for the
+    countdown's estimate of networks not timed yet; built without random init, a label left out when its table
+    cannot be made (too large for the memory bound)."""
+    from paddle_cnn.arithmetic.tables import arithmetic_only_init, layer_table
+    out: dict = {}
+    for p in plans:
+        if isinstance(p, TrainPlan) and p.label not in out:
+            splits = data.splits(p)
+            try:
+                with arithmetic_only_init():
+                    model, shape = build_model(p, splits)
+                    macs = layer_table(model, shape, p.model).totals["macs"]
+            except (ValueError, MemoryError):
+                continue
+            out[p.label] = macs * len(splits["train"].subset(p.data.train_subset, seed=0))
+    return out
 
 
 def build_model(plan: TrainPlan, splits: dict):
