@@ -249,8 +249,8 @@ def _time_estimate(plans: list, folder: str) -> str:
     todo = [p for p in plans if done.get(p.key) != p.fingerprint]
 
     def training(these):
-        tag = Countdown(these, earlier).start(these[0]) if these else "[, under 1 s left]"
-        return tag.split(", ", 1)[1].rstrip("]").replace(" left", "") + " of training" if "left" in tag else ""
+        time = Countdown(these, earlier).estimate(these) if these else "under 1 s"
+        return f"{time} of training" if time else ""
     finished = f"{len(plans) - len(todo)} of {len(plans)} plans finished in {folder}/" if len(todo) < len(plans) else ""
     if not todo:
         retrain = training(plans)

@@ -31,17 +31,22 @@ class Countdown:
             return sum(per_unit) / len(per_unit) * self.work[label]
         return None
 
-    def start(self, plan) -> str:
-        """The tag of the plan about to run: '[2/6, about 1 min 20 s left]' (its own time included)."""
-        self.k += 1
-        todo = [p for p in self.plans[self.k - 1:] if _epochs(p)]
+    def estimate(self, plans: list) -> str:
+        """The training time of `plans`: 'about 1 min 20 s', 'over 20 s' (some networks neither timed nor
+        estimable), 'under 1 s', or '' when nothing is known."""
+        todo = [p for p in plans if _epochs(p)]
         per_epoch = [self._per_epoch(getattr(p, "label", None)) for p in todo]
         known = [s * _epochs(p) for p, s in zip(todo, per_epoch) if s is not None]
         if not known:
-            return f"[{self.k}/{len(self.plans)}]"
+            return ""
         time = duration(sum(known))
-        left = time if time.startswith("under") else f"{'about' if len(known) == len(todo) else 'over'} {time}"
-        return f"[{self.k}/{len(self.plans)}, {left} left]"
+        return time if time.startswith("under") else f"{'about' if len(known) == len(todo) else 'over'} {time}"
+
+    def start(self, plan) -> str:
+        """The tag of the plan about to run: '[2/6, about 1 min 20 s left]' (its own time included)."""
+        self.k += 1
+        left = self.estimate(self.plans[self.k - 1:])
+        return f"[{self.k}/{len(self.plans)}" + (f", {left} left]" if left else "]")
 
     def finished(self, plan, row) -> None:
         """Learn the seconds per epoch of a finished training run (its results row)."""
