@@ -78,6 +78,25 @@ def wrap(text: str, width: int = WIDTH, indent: str = "    ") -> str:
     return "\n".join(lines + [line])
 
 
+def display_parts(parts) -> None:
+    """Show ('md', Markdown text), ('table', Table) and ('figure', a function drawing it) parts: displayed in a
+    Jupyter kernel (or any IPython), printed as text elsewhere, the figures left out there."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+        inline = get_ipython() is not None
+    except ImportError:
+        inline = False
+    for kind, part in parts:
+        if kind == "figure":
+            if inline:
+                display(part())
+        elif inline:
+            display(Markdown(part) if kind == "md" else part)
+        else:
+            print(part.to_text() if kind == "table" else part, end="\n\n")
+
+
 def cell(v) -> str:
     """One value as table text: thousands separators for ints, 4 significant digits for floats."""
     if isinstance(v, bool):

@@ -70,13 +70,5 @@ def show_plans(experiment: str, profile=None, seeds: int = 3, overrides: dict | 
     where_to_change. Takes notebook_settings' dict as keywords."""
     from paddle_cnn.experiments.plans import plan_experiment
     plans = plan_experiment(experiment, profile, seeds, overrides)
-    table, text = plans_table(plans), where_to_change(plans, experiment)
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-        if get_ipython() is not None:
-            display(table, Markdown(text))
-            return
-    except ImportError:
-        pass
-    print(table.to_text(), text, sep="\n\n")
+    from paddle_cnn.text import display_parts
+    display_parts([("table", plans_table(plans)), ("md", where_to_change(plans, experiment))])

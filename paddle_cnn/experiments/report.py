@@ -402,16 +402,8 @@ def findings(results) -> str:
 
 def show_findings(*results) -> None:
     """The findings of one or more experiments' results, as Markdown in a notebook (text elsewhere)."""
-    text = "\n\n".join(findings(r) for r in results)
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-        if get_ipython() is not None:
-            display(Markdown(text))
-            return
-    except ImportError:
-        pass
-    print(text)
+    from paddle_cnn.text import display_parts
+    display_parts([("md", "\n\n".join(findings(r) for r in results))])
 
 
 def articles_cited(results) -> str:
@@ -484,22 +476,13 @@ def show(results, rules: bool = True) -> None:
     """Everything about one experiment's results, as a notebook shows it (the sections of results.md, with the
     plots drawn, and the claims compact: compact_claims). Outside Jupyter the same as text, without the plots.
     rules False: leave out how claims are judged (a notebook of two experiments shows it once, at the end)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-        inline = get_ipython() is not None
-    except ImportError:
-        inline = False
+    import functools
+
+    from paddle_cnn.text import display_parts
     parts = sections(results, compact=True, rules=rules)
     parts[0] = ("md", f"**{results['experiment']}**: {results.get('title', '')}  \n{parts[0][1]}")  # one block
-    for kind, part in parts:
-        if kind == "figure":
-            if inline:
-                display(FIGURES[part](results))
-        elif inline:
-            display(Markdown(part) if kind == "md" else part)
-        else:
-            print(part.to_text() if kind == "table" else part, end="\n\n")
+    display_parts([(kind, functools.partial(FIGURES[part], results)) if kind == "figure" else (kind, part)
+                   for kind, part in parts])
 
 
 def write_report(results, folder: str) -> None:
