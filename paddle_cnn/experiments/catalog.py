@@ -84,5 +84,6 @@ def other_claims(exp) -> list[dict]:
         reason = c["reason"] or f"its verdict and figures are in {c['where']}'s results"
         rows.append({"model": "", "metric": "", "value": None, "source": c["source"], "text": c["text"],
                      "claimed": "", "ours": None, "n": "", "interval": "", "verdict": verdict, "rule": "",
-                     "reason": reason})
+                     "reason": reason,
+                     "judged_in": c["where"]})  # the experiment that judges it, '' for none: marks a row as other
     return rows

@@ -164,8 +164,7 @@ def mean_std(values, fmt: str = ".4f") -> str:
 
 def judged_here(claims: list) -> list:
     """The claim rows an experiment judges itself (not those judged in another experiment or not at all)."""
-    return [c for c in claims if not (c.get("verdict", "").startswith("judged in")
-                                      or c.get("verdict") == "not judged here")]
+    return [c for c in claims if "judged_in" not in c]  # catalog.other_claims marks the others
 
 
 def visualdl_command() -> str:
@@ -351,13 +350,12 @@ def compact_claims(results) -> list[tuple[str, object]]:
     parts = [("table", Table(judged, columns, "the article's claims judged here"))] if judged else []
     elsewhere: dict = {}
     for c in claims:
-        if c.get("verdict", "").startswith("judged in"):
-            where = c["verdict"][len("judged in "):].split(" ")[0]
-            elsewhere.setdefault(where, []).append(md_escape(c["text"]))
+        if c.get("judged_in"):
+            elsewhere.setdefault(c["judged_in"], []).append(md_escape(c["text"]))
     lines = [f"[notebook {NOTEBOOKS[w][:2]}]({NOTEBOOKS[w]}.ipynb) ({w}): " + "; ".join(texts)
-             for w, texts in elsewhere.items() if w in NOTEBOOKS]
+             for w, texts in elsewhere.items()]
     lines += [f"{md_escape(c['text'])} (*not judged*: {md_escape(c.get('reason', ''))})" for c in claims
-              if c.get("verdict") == "not judged here"]
+              if c.get("judged_in") == ""]
     if lines:
         parts.append(("md", "**The article's other claims**, judged in other notebooks or not at all:\n\n"
                       + "\n".join(f"- {line}" for line in lines)))
