@@ -251,3 +251,30 @@ def test_a_lock_file_replaced_while_it_was_being_locked_is_not_held_twice(tmp_pa
         FolderLock(str(tmp_path)).__enter__()
     assert raced
     holder.__exit__(None, None, None)
+
+
+def test_the_step_timing_plot_draws_each_rounds_seconds_and_their_ratio():
+    """The plotted points are the rounds' seconds as stored and, on the right, the second run's seconds over the
+    first's, round by round (numpy division written here)."""
+    from paddle_cnn.experiments.report import plot_step_times
+    a, b = [0.50, 0.62, 0.55], [0.80, 0.93, 0.70]
+    res = {"experiment": "alexnet-mnist", "profile": "quick",
+           "step_timing": [{"run": "alexnet", "seconds": a, "device": "cpu", "batch": 64, "input": "3x64x64"},
+                           {"run": "alexnet_lrn", "seconds": b, "device": "cpu", "batch": 64, "input": "3x64x64"}]}
+    left, right = plot_step_times(res).axes
+    np.testing.assert_allclose([ln.get_ydata() for ln in left.lines], [a, b])
+    np.testing.assert_allclose(left.lines[0].get_xdata(), [1, 2, 3])
+    ratio = [ln for ln in right.lines if len(ln.get_xdata()) == 3][0]
+    np.testing.assert_allclose(ratio.get_ydata(), np.array(b) / np.array(a))
+
+
+def test_the_work_per_epoch_is_lenets_multiplies_times_its_images():
+    """LeNet's MACs by hand: 5*5*1*28*28*6 + 5*5*6*10*10*16 + 400*120 + 120*84 + 84*10 = 416,520 per image
+    (article 002's net); the smoke profile trains on 200 images."""
+    from paddle_cnn.experiments.plans import plan_experiment
+    from paddle_cnn.experiments.runner import DataCache, work_per_epoch
+    data = DataCache(str(ROOT / "data"), "", lambda m: None)
+    plans = data.resolve(plan_experiment("pool-vs-stride", "smoke", 1))
+    macs = 5 * 5 * 1 * 28 * 28 * 6 + 5 * 5 * 6 * 10 * 10 * 16 + 400 * 120 + 120 * 84 + 84 * 10
+    assert macs == 416_520
+    assert work_per_epoch(plans, data)["lenet"] == macs * 200

@@ -609,6 +609,12 @@ MUTATIONS = [
     M("countdown: networks not timed yet left out", "paddle_cnn/experiments/countdown.py",
       [("        if per_unit and self.work.get(label):", "        if False:")],
       FH + "::test_the_countdown_estimates_a_network_not_timed_yet_by_its_work"),
+    M("plot: the ratio upside down", "paddle_cnn/experiments/report.py", [("b[:n] / a[:n]", "a[:n] / b[:n]")],
+      EDGES + "::test_the_step_timing_plot_draws_each_rounds_seconds_and_their_ratio"),
+    M("countdown: work per epoch without the images", "paddle_cnn/experiments/runner.py",
+      [('            out[p.label] = macs * len(splits["train"].subset(p.data.train_subset, seed=0))',
+        '            out[p.label] = macs')],
+      EDGES + "::test_the_work_per_epoch_is_lenets_multiplies_times_its_images"),
 ]
 
 def _copy_tree(dst: str) -> None:
